@@ -1,0 +1,110 @@
+// The engine interface: compile a module once, instantiate it many times (on any thread), bind
+// host functions, call exports, and read or write guest memory with bounds checks. Code above this
+// layer never names an engine; the V8 backend lives in runtime/v8/.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/module_info.h"
+
+namespace wasmgate::runtime {
+
+class WasmInstance;
+
+// A host function receives its arguments widened to u64 (i32 values zero-extended) and writes its
+// single result, if it has one, to `result`. A non-ok status traps the calling guest with that
+// status; the guest's call then returns it.
+using HostCallback = Status (*)(WasmInstance& instance, std::span<const uint64_t> args,
+                                uint64_t& result);
+
+struct HostFunction {
+  std::string module;
+  std::string name;
+  FuncType type;
+  HostCallback callback = nullptr;
+};
+
+// The functions a host offers, looked up by module and name when a module is instantiated. It
+// must outlive every instance linked against it.
+class HostFunctionTable {
+ public:
+  void add(HostFunction fn) { functions_.push_back(std::move(fn)); }
+  const HostFunction* find(std::string_view module, std::string_view name) const;
+  const std::vector<HostFunction>& all() const { return functions_; }
+
+ private:
+  std::vector<HostFunction> functions_;
+};
+
+struct CompileOptions {
+  uint32_t maxMemoryPages = 0;  // 0: as the module declares; else the cap on linear memory
+};
+
+struct InstanceOptions {
+  std::chrono::nanoseconds callDeadline{0};  // 0: no deadline; per outermost guest call
+};
+
+// Compiled code, immutable, shared by every instance of the module on every thread.
+class CompiledModule {
+ public:
+  virtual ~CompiledModule() = default;
+  virtual const ModuleInfo& info() const = 0;
+  virtual uint32_t maxMemoryPages() const = 0;  // 0 when uncapped
+};
+using CompiledModulePtr = std::shared_ptr<const CompiledModule>;
+
+using FunctionHandle = uint32_t;
+
+// One sandbox: its own linear memory and globals. Used by one thread at a time.
+class WasmInstance {
+ public:
+  virtual ~WasmInstance() = default;
+
+  // An exported function with exactly this type, or nullopt.
+  virtual std::optional<FunctionHandle> function(std::string_view name, const FuncType& type) = 0;
+  // Calls the guest. Traps, deadline overruns and host-requested traps come back as statuses.
+  virtual Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) = 0;
+
+  // The guest's linear memory as it is now; any call into the guest may move or grow it.
+  virtual std::span<uint8_t> memory() = 0;
+
+  // Bounds-checked access; false or nullopt when [ptr, ptr+len) is not inside linear memory.
+  std::optional<std::span<uint8_t>> range(uint32_t ptr, uint32_t len);
+  std::optional<std::string_view> readString(uint32_t ptr, uint32_t len);
+  bool write(uint32_t ptr, std::span<const uint8_t> data);
+  bool write(uint32_t ptr, std::string_view data);
+  std::optional<uint32_t> readU32(uint32_t ptr);
+  bool writeU32(uint32_t ptr, uint32_t value);
+  bool writeU64(uint32_t ptr, uint64_t value);
+
+  // The embedder's per-instance object (the ABI layer's VM), reachable from host callbacks.
+  void setEmbedderData(void* data) { embedderData_ = data; }
+  void* embedderData() const { return embedderData_; }
+
+ private:
+  void* embedderData_ = nullptr;
+};
+
+class WasmEngine {
+ public:
+  virtual ~WasmEngine() = default;
+  virtual std::string_view name() const = 0;
+  virtual Result<CompiledModulePtr> compile(std::span<const uint8_t> bytes,
+                                            const CompileOptions& options) = 0;
+  // Links every import of the module against `hosts`: a missing import or one whose type differs
+  // fails with kLinkError naming it.
+  virtual Result<std::unique_ptr<WasmInstance>> instantiate(const CompiledModulePtr& module,
+                                                            const HostFunctionTable& hosts,
+                                                            const InstanceOptions& options) = 0;
+};
+
+}  // namespace wasmgate::runtime
