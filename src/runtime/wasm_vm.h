@@ -89,9 +89,13 @@ class WasmInstance {
   // The embedder's per-instance object (the ABI layer's VM), reachable from host callbacks.
   void setEmbedderData(void* data) { embedderData_ = data; }
   void* embedderData() const { return embedderData_; }
+  // The host function being called right now (valid inside a HostCallback).
+  const HostFunction* currentHostFunction() const { return currentHost_; }
+  void setCurrentHostFunction(const HostFunction* fn) { currentHost_ = fn; }
 
  private:
   void* embedderData_ = nullptr;
+  const HostFunction* currentHost_ = nullptr;
 };
 
 class WasmEngine {

@@ -147,6 +147,7 @@ void hostTrampoline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   }
   V8Instance* instance = binding->instance;
   instance->invalidateMemory();  // the guest may have grown its memory since the last look
+  instance->setCurrentHostFunction(binding->host);
   uint64_t result = 0;
   Status status = binding->host->callback(*instance, std::span(argv, type.params.size()), result);
   instance->invalidateMemory();  // the host may have called into the guest (its allocator)

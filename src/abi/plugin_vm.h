@@ -1,0 +1,221 @@
+// A Proxy-Wasm plugin: its module compiled once (PluginModule) and one running VM of it per worker
+// (PluginVm), with the root context, stream contexts and every callback of the ABI.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "abi/abi_types.h"
+#include "abi/host.h"
+#include "common/status.h"
+#include "runtime/wasm_vm.h"
+
+namespace wasmgate::abi {
+
+// The sandbox limits one plugin runs under.
+struct VmLimits {
+  uint32_t maxMemoryPages = 1024;                      // 64 MiB of linear memory
+  std::chrono::milliseconds callDeadline{1000};        // CPU time for one callback
+};
+
+// What a plugin is started with (the WasmPlugin fields that reach the VM).
+struct PluginSpec {
+  std::string name;                 // plugin_name
+  std::string rootId;               // plugin_root_id (WasmPlugin pluginName)
+  std::string vmId;                 // plugin_vm_id; partitions shared data and queues
+  std::string vmConfiguration;      // proxy_on_vm_start's buffer
+  std::string pluginConfiguration;  // proxy_on_configure's buffer
+  std::vector<std::pair<std::string, std::string>> environment;  // WASI environ
+  // When set, only these hostcalls work; the others fail with InternalFailure (WASI: notcapable).
+  std::optional<std::set<std::string, std::less<>>> allowedHostcalls;
+};
+
+// Every export the host may call. Values index PluginModule's type table.
+enum class Callback : uint8_t {
+  kMalloc, kProxyOnMemoryAllocate, kInitialize, kStart, kMain, kMainVoid,
+  kOnContextCreate, kOnVmStart, kValidateConfiguration, kOnConfigure, kOnTick, kOnQueueReady,
+  kOnForeignFunction, kOnDone, kOnLog, kOnDelete,
+  kOnNewConnection, kOnDownstreamData, kOnUpstreamData, kOnDownstreamConnectionClose,
+  kOnUpstreamConnectionClose,
+  kOnRequestHeaders, kOnRequestBody, kOnRequestTrailers, kOnRequestMetadata,
+  kOnResponseHeaders, kOnResponseBody, kOnResponseTrailers, kOnResponseMetadata,
+  kOnHttpCallResponse, kOnGrpcReceiveInitialMetadata, kOnGrpcReceive,
+  kOnGrpcReceiveTrailingMetadata, kOnGrpcClose,
+  kCount
+};
+std::string_view callbackName(Callback cb);
+
+class PluginModule {
+ public:
+  // Compiles the module, detects its ABI version and checks the exports the host relies on.
+  static Result<std::shared_ptr<const PluginModule>> load(runtime::WasmEngine& engine,
+                                                          std::span<const uint8_t> bytes,
+                                                          const VmLimits& limits);
+  AbiVersion abiVersion() const { return abiVersion_; }
+  const runtime::CompiledModulePtr& compiled() const { return compiled_; }
+  runtime::WasmEngine& engine() const { return engine_; }
+  const VmLimits& limits() const { return limits_; }
+  // The type each callback must have for this module's ABI version.
+  const runtime::FuncType& callbackType(Callback cb) const { return types_[static_cast<size_t>(cb)]; }
+
+ private:
+  PluginModule(runtime::WasmEngine& engine) : engine_(engine) {}
+  runtime::WasmEngine& engine_;
+  runtime::CompiledModulePtr compiled_;
+  AbiVersion abiVersion_ = AbiVersion::k0_2_1;
+  VmLimits limits_;
+  std::array<runtime::FuncType, static_cast<size_t>(Callback::kCount)> types_;
+};
+
+// The host function table all plugin VMs link against (proxy_* and WASI), built once.
+const runtime::HostFunctionTable& hostcallTable();
+
+class PluginVm {
+ public:
+  static Result<std::unique_ptr<PluginVm>> create(std::shared_ptr<const PluginModule> module,
+                                                  PluginSpec spec, PluginHost& host);
+  ~PluginVm();
+  PluginVm(const PluginVm&) = delete;
+  PluginVm& operator=(const PluginVm&) = delete;
+
+  // Runs the entry points, creates the root context, then proxy_on_vm_start and
+  // proxy_on_configure. A false from either is kBadArgument with a message saying which.
+  Status start();
+  // proxy_validate_configuration (if exported) for a candidate configuration; ok if accepted.
+  Status validateConfiguration(std::string_view configuration);
+  // proxy_on_done on the root context; proxy_on_delete once the plugin agrees (or calls proxy_done).
+  Status shutdown();
+
+  bool failed() const { return !failure_.isOk(); }
+  const Status& failure() const { return failure_; }
+  AbiVersion abiVersion() const { return module_->abiVersion(); }
+  const PluginSpec& spec() const { return spec_; }
+  uint32_t rootContextId() const { return rootContextId_; }
+  uint64_t liveStreams() const;
+
+  // Stream contexts. The StreamHost must stay alive until endStream returns.
+  Result<uint32_t> createStream(StreamHost& stream);
+  Result<HeadersStatus> onRequestHeaders(uint32_t context, uint32_t headers, bool endOfStream);
+  Result<DataStatus> onRequestBody(uint32_t context, uint32_t size, bool endOfStream);
+  Result<FilterStatus> onRequestTrailers(uint32_t context, uint32_t trailers);
+  Result<HeadersStatus> onResponseHeaders(uint32_t context, uint32_t headers, bool endOfStream);
+  Result<DataStatus> onResponseBody(uint32_t context, uint32_t size, bool endOfStream);
+  Result<FilterStatus> onResponseTrailers(uint32_t context, uint32_t trailers);
+  Result<FilterStatus> onNewConnection(uint32_t context);
+  Result<FilterStatus> onDownstreamData(uint32_t context, uint32_t size, bool endOfStream);
+  Result<FilterStatus> onUpstreamData(uint32_t context, uint32_t size, bool endOfStream);
+  Status onDownstreamConnectionClose(uint32_t context, PeerType peer);
+  Status onUpstreamConnectionClose(uint32_t context, PeerType peer);
+  // proxy_on_done, proxy_on_log, proxy_on_delete, in the spec's order; the context is gone after.
+  Status endStream(uint32_t context);
+
+  // Root-context events the embedder delivers.
+  Status onTick();
+  Status onQueueReady(uint32_t token);
+  // response == nullptr: the callout failed (reset, timeout, unknown host); `reason` says why.
+  Status onHttpCallResponse(uint32_t token, const HttpCallResponse* response,
+                            std::string_view reason = "reset");
+  Status onGrpcInitialMetadata(uint32_t token, const Headers& metadata);
+  Status onGrpcReceive(uint32_t token, std::string_view message);
+  Status onGrpcTrailingMetadata(uint32_t token, const Headers& metadata);
+  Status onGrpcClose(uint32_t token, uint32_t grpcStatus, std::string_view message);
+  Status onForeignFunction(uint32_t functionId, std::string_view arguments);
+
+  // ---- The interface hostcalls use (src/abi/hostcalls.cc, wasi.cc, properties.cc). ----
+  struct Context {
+    uint32_t id = 0;
+    uint32_t rootId = 0;  // 0 for the root context itself
+    StreamHost* stream = nullptr;
+    bool isRoot() const { return rootId == 0; }
+  };
+  // What the callback running now may see besides its context.
+  struct Frame {
+    Callback callback = Callback::kCount;
+    bool localResponseSent = false;
+    const HttpCallResponse* httpCallResponse = nullptr;
+    const Headers* grpcMetadata = nullptr;
+    std::string_view grpcMessage;
+    std::string_view callData;
+    std::string_view configuration;  // buffer 7 while validating or configuring
+    uint32_t statusCode = 0;         // proxy_get_status
+    std::string statusMessage;
+  };
+
+  runtime::WasmInstance& wasm() { return *instance_; }
+  PluginHost& host() { return host_; }
+  Context* effectiveContext();
+  Context* findContext(uint32_t id);
+  WasmResult setEffectiveContext(uint32_t id);
+  Frame& frame() { return frame_; }
+  bool inStartup() const { return inStartup_; }
+  // Section 1.3: allocate in the guest, copy, and write pointer and size into the two slots.
+  WasmResult returnBytes(std::string_view bytes, uint32_t dataSlot, uint32_t sizeSlot);
+  // Actions that could re-enter the plugin run after the current callback returns.
+  void deferContinue(uint32_t context, StreamType type);
+  void deferClose(uint32_t context, StreamType type);
+  void deferLocalResponse(uint32_t context, LocalResponse response);
+  uint32_t nextHttpCallToken() { return nextHttpToken_++; }
+  uint32_t nextGrpcToken(bool stream);
+  void trackGrpcToken(uint32_t token) { grpcTokens_.insert(token); }
+  bool knowsGrpcToken(uint32_t token) const { return grpcTokens_.count(token) != 0; }
+  void forgetGrpcToken(uint32_t token) { grpcTokens_.erase(token); }
+  WasmResult proxyDone();
+  // Called by WASI proc_exit; the guest then traps.
+  void recordExit(uint32_t code) { exitCode_ = code; }
+
+ private:
+  struct Deferred {
+    enum Kind { kContinue, kClose, kLocalResponse } kind;
+    uint32_t context;
+    StreamType type;
+    LocalResponse response;
+  };
+  PluginVm(std::shared_ptr<const PluginModule> module, PluginSpec spec, PluginHost& host);
+  Status resolveExports();
+  Status runEntryPoints();
+  // Calls one export with `context` as the effective context. Missing export: ok, result=fallback.
+  Result<uint64_t> invoke(Callback cb, uint32_t context, std::initializer_list<uint64_t> args,
+                          uint64_t fallback, Frame frame);
+  Result<uint64_t> invoke(Callback cb, uint32_t context, std::initializer_list<uint64_t> args,
+                          uint64_t fallback) {
+    return invoke(cb, context, args, fallback, Frame());
+  }
+  Status fail(Status status);
+  Result<uint32_t> streamCallback(Callback cb, uint32_t context,
+                                  std::initializer_list<uint64_t> args);
+  void runDeferred();
+  Status deleteContext(uint32_t id);
+
+  std::shared_ptr<const PluginModule> module_;
+  PluginSpec spec_;
+  PluginHost& host_;
+  std::unique_ptr<runtime::WasmInstance> instance_;
+  std::array<std::optional<runtime::FunctionHandle>, static_cast<size_t>(Callback::kCount)> exports_;
+  std::map<uint32_t, Context> contexts_;
+  uint32_t nextContextId_ = 1;
+  uint32_t rootContextId_ = 0;
+  uint32_t effectiveContextId_ = 0;
+  Frame frame_;
+  int depth_ = 0;
+  bool inStartup_ = false;
+  bool rootAwaitingDone_ = false;
+  bool rootDeletePending_ = false;
+  bool lastLocalResponseSent_ = false;
+  std::vector<Deferred> deferred_;
+  uint32_t nextHttpToken_ = 1;
+  uint32_t nextGrpcCallToken_ = 2;    // even: unary calls
+  uint32_t nextGrpcStreamToken_ = 1;  // odd: streams
+  std::set<uint32_t> grpcTokens_;
+  std::optional<uint32_t> exitCode_;
+  Status failure_;
+};
+
+}  // namespace wasmgate::abi
