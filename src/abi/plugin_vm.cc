@@ -217,6 +217,24 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context, std::initialize
   return result;
 }
 
+Result<uint64_t> PluginVm::callExport(std::string_view name, const runtime::FuncType& type,
+                                      std::span<const uint64_t> args, uint32_t context, Frame frame) {
+  if (failed()) return failure_;
+  auto handle = instance_->function(name, type);
+  if (!handle) return errorStatus(StatusCode::kNotFound, "no export " + std::string(name) + " of type " + type.toString());
+  Frame savedFrame = std::exchange(frame_, std::move(frame));
+  uint32_t savedEffective = std::exchange(effectiveContextId_, context);
+  ++depth_;
+  uint64_t result = 0;
+  Status status = instance_->call(*handle, args, &result);
+  --depth_;
+  effectiveContextId_ = savedEffective;
+  frame_ = std::move(savedFrame);
+  if (!status.isOk()) return fail(errorStatus(status.code(), std::string(name) + ": " + status.message()));
+  if (depth_ == 0) runDeferred();
+  return result;
+}
+
 Status PluginVm::runEntryPoints() {
   auto has = [this](Callback cb) { return exports_[static_cast<size_t>(cb)].has_value(); };
   if (has(Callback::kInitialize)) {

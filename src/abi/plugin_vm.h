@@ -149,6 +149,12 @@ class PluginVm {
     std::string statusMessage;
   };
 
+  // Calls any export with `context` as the effective context and `frame` as what the running
+  // callback may see, exactly as a callback runs (deferred actions included). Tests and fuzzers
+  // drive single hostcalls through exports this way.
+  Result<uint64_t> callExport(std::string_view name, const runtime::FuncType& type,
+                              std::span<const uint64_t> args, uint32_t context, Frame frame);
+
   runtime::WasmInstance& wasm() { return *instance_; }
   PluginHost& host() { return host_; }
   Context* effectiveContext();
