@@ -165,38 +165,64 @@ class ToolchainTest(unittest.TestCase):
 
 
 class LifecycleTest(RunPluginCase):
+    def assertOneLineError(self, stderr, *fragments):
+        lines = stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, "expected a one-line error, got %r" % stderr)
+        for fragment in fragments:
+            self.assertIn(fragment, lines[0])
+
+    def assertStartupAbort(self, report, root_id):
+        # The SDK throws in proxy_on_context_create of the root context when no root
+        # context is registered under plugin_root_id; abort_proc_exit logs the message
+        # at critical level and calls proc_exit(255). That is a trap, reported with
+        # exit 0, and no request runs.
+        self.assertIsNotNone(report["trap"], "expected a trap after proc_exit")
+        critical = messages(report, "critical")
+        self.assertEqual(len(critical), 1, report["logs"])
+        self.assertTrue(critical[0].startswith("Missing root context factory for root id: %s at: " % root_id),
+                        critical)
+        self.assertEqual(report["statuses"], [])
+        self.assertEqual(report["http_calls"], [])
+
     def test_wrong_root_id_aborts_through_proc_exit(self):
-        # The SDK throws when no root context is registered under plugin_root_id;
-        # abort_proc_exit logs the message at critical level, then calls proc_exit.
-        code, report, stderr = run_plugin("add_headers", "--root-id", "no_such_root", expect_exit=None)
-        if code == 0:
-            self.assertIsNotNone(report["trap"], "expected a trap after proc_exit")
-            self.assertTrue(any("Missing root context factory for root id: no_such_root" in m
-                                for m in messages(report, "critical")), report["logs"])
-        else:
-            self.assertEqual(code, 1)
-            self.assertTrue(stderr.strip(), "exit 1 without an error message")
+        _, report, _ = run_plugin("add_headers", "--root-id", "no_such_root", "--requests", "2")
+        self.assertStartupAbort(report, "no_such_root")
+
+    def test_root_id_defaults_to_empty(self):
+        _, report, _ = run_plugin("deny_path", "--path", "/admin")
+        self.assertStartupAbort(report, "")
 
     def test_abort_in_stream_callback_is_a_trap(self):
         # throw -> abort_proc_exit: critical log, then proc_exit(255) in the middle of
-        # proxy_on_request_headers. The run itself succeeded and reports the trap.
-        _, report, _ = run_plugin("add_headers", "--root-id", "add_headers", "-H", "x-compat-abort: now")
+        # proxy_on_request_headers. The run itself succeeded and reports the trap, and
+        # stops there: the second request never runs.
+        _, report, _ = run_plugin("add_headers", "--root-id", "add_headers", "-H", "x-compat-abort: now",
+                                  "--requests", "2")
         self.assertIsNotNone(report["trap"])
         critical = messages(report, "critical")
         self.assertEqual(len(critical), 1, report["logs"])
         self.assertTrue(critical[0].startswith("abort requested by x-compat-abort: now at: "), critical)
-        # The header was never added: the plugin died before that.
+        # The plugin died before adding its header, and no response was produced.
         self.assertNoHeader(report["request_headers"], "x-compat-request")
+        self.assertEqual(report["response_headers"], [])
+        self.assertIsNone(report["local_response"])
+        self.assertLessEqual(len(report["statuses"]), 1)
 
-    def test_empty_root_id_is_plugin_root_id(self):
-        # Without --root-id, plugin_root_id is empty, which names no root context here.
-        code, report, _ = run_plugin("deny_path", expect_exit=None)
-        if code == 0:
-            self.assertIsNotNone(report["trap"])
-            self.assertTrue(any("Missing root context factory for root id: " in m
-                                for m in messages(report, "critical")), report["logs"])
-        else:
-            self.assertEqual(code, 1)
+    def test_env_abort_import_is_refused(self):
+        # Built without --use abort=abort_proc_exit: imports env.abort, which no
+        # Proxy-Wasm host provides.
+        self.assertIn(("env", "abort"), wasm_imports(plugin_path("deny_path.envabort")))
+        _, _, stderr = run_plugin("deny_path.envabort", "--root-id", "deny_path", expect_exit=1)
+        self.assertOneLineError(stderr, "env.abort")
+
+    def test_rejected_configuration(self):
+        # proxy_on_configure returning false.
+        _, _, stderr = run_plugin("add_headers", "--root-id", "add_headers",
+                                  "--config", "request-header: no-equals-sign", expect_exit=1)
+        self.assertOneLineError(stderr)
+        _, _, stderr = run_plugin("deny_path", "--root-id", "deny_path", "--config", "prefix: admin",
+                                  expect_exit=1)
+        self.assertOneLineError(stderr)
 
 
 class AddHeadersTest(RunPluginCase):
@@ -242,11 +268,6 @@ class AddHeadersTest(RunPluginCase):
         self.assertHeader(report["request_headers"], ":authority", "example.com")
         self.assertHeader(report["response_headers"], "x-compat-path", "/p")
 
-    def test_rejected_config(self):
-        code, _, stderr = run_plugin("add_headers", "--root-id", "add_headers",
-                                     "--config", "request-header: no-equals-sign", expect_exit=1)
-        self.assertTrue(stderr.strip())
-
 
 class ConfigEchoTest(RunPluginCase):
     """The SDK's stock onConfigure/getConfiguration path, as its README uses it."""
@@ -288,9 +309,6 @@ class DenyPathTest(RunPluginCase):
         self.assertEqual(report["statuses"], [403, 403, 403])
         self.assertEqual(messages(report, "warn"), ["deny_path: denying /admin"] * 3)
 
-    def test_rejected_config(self):
-        run_plugin("deny_path", "--root-id", "deny_path", "--config", "prefix: admin", expect_exit=1)
-
 
 class SharedCounterTest(RunPluginCase):
     def test_counts_across_requests(self):
@@ -314,6 +332,13 @@ class SharedCounterTest(RunPluginCase):
         for _ in range(2):
             report = self.run_ok("shared_counter", "--root-id", "shared_counter", "--requests", "2")
             self.assertHeader(report["response_headers"], "x-request-count", "2")
+
+    def test_many_requests(self):
+        report = self.run_ok("shared_counter", "--root-id", "shared_counter", "--requests", "200")
+        self.assertUpstreamAnswered(report, requests=200)
+        self.assertHeader(report["response_headers"], "x-request-count", "200")
+        self.assertHeader(report["response_headers"], "x-stale-cas", "mismatch")
+        self.assertEqual(messages(report, "error"), [])
 
     def test_vm_id_and_key(self):
         report = self.run_ok("shared_counter", "--root-id", "shared_counter", "--vm-id", "compat",

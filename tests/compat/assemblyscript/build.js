@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Builds the compatibility plugins with the pinned AssemblyScript compiler.
-//   node build.js [--out DIR] [--debug] [PLUGIN ...]
+//   node build.js [--out DIR] [--debug | --env-abort] [PLUGIN ...]
 // PLUGIN is a file name under assembly/ without .ts; default: all of them.
 // Output: DIR/PLUGIN.wasm (DIR defaults to ./build), optimized like the SDK's
 // "asbuild:optimized"; with --debug, DIR/PLUGIN.debug.wasm, unoptimized with
-// debug information like its "asbuild:untouched".
+// debug information like its "asbuild:untouched"; with --env-abort,
+// DIR/PLUGIN.envabort.wasm, built without the abort flag (the usual mistake), so
+// it imports env.abort.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -12,17 +14,18 @@ const { spawnSync } = require("child_process");
 
 // Every plugin must name its abort handler: without it the module imports
 // env.abort, which Proxy-Wasm hosts do not provide.
-const ASC_FLAGS = ["--use", "abort=abort_proc_exit"];
+const ABORT_FLAGS = ["--use", "abort=abort_proc_exit"];
 const HELPERS = new Set(["common"]);
 
 const here = __dirname;
 let out = path.join(here, "build");
-let debug = false;
+let variant = "";
 const names = [];
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--out") out = path.resolve(args[++i]);
-  else if (args[i] === "--debug") debug = true;
+  else if (args[i] === "--debug") variant = "debug";
+  else if (args[i] === "--env-abort") variant = "envabort";
   else names.push(args[i]);
 }
 if (names.length === 0) {
@@ -43,8 +46,9 @@ try {
 fs.mkdirSync(out, { recursive: true });
 for (const name of names) {
   const src = path.join("assembly", name + ".ts");
-  const dst = path.join(out, name + (debug ? ".debug.wasm" : ".wasm"));
-  const flags = [...ASC_FLAGS, debug ? "--debug" : "--optimize"];
+  const dst = path.join(out, name + (variant ? "." + variant : "") + ".wasm");
+  const flags = variant === "debug" ? [...ABORT_FLAGS, "--debug"]
+    : variant === "envabort" ? ["--optimize"] : [...ABORT_FLAGS, "--optimize"];
   const r = spawnSync(process.execPath, [asc, src, "-b", dst, ...flags], { cwd: here, encoding: "utf8" });
   // asc 0.14 warns (AS201) about its own standard library; show only real problems.
   const messages = (r.stderr || "") + (r.stdout || "");
