@@ -1,0 +1,20 @@
+// Every cap the data plane enforces, in one place. Exceeding one gives an error with a stable
+// dotted reason (and, in the codec, a counter), never unbounded growth.
+#pragma once
+
+#include <cstddef>
+
+namespace wasmgate::proxy {
+
+// An HTTP/1.1 head: the request line or status line, the header lines and the empty line.
+inline constexpr size_t kMaxHeaderBytes = 60 * 1024;
+// Header lines in one head; also the fixed capacity of http1::HeaderList.
+inline constexpr size_t kMaxHeaderCount = 100;
+
+// One chunk-size line of a chunked body, extensions and CRLF included.
+inline constexpr size_t kMaxChunkLineBytes = 4 * 1024;
+// The trailer section of a chunked body: its bytes (the closing empty line included) and lines.
+inline constexpr size_t kMaxTrailerBytes = 16 * 1024;
+inline constexpr size_t kMaxTrailerCount = 32;
+
+}  // namespace wasmgate::proxy
