@@ -108,7 +108,10 @@ class RequestDriver {
     if (!completed && stream_.localResponse_ && !report_.trap && !report_.paused) {
       completed = responsePath(true);
     }
-    uint32_t status = stream_.localResponse_ ? stream_.localResponse_->status : options_.responseStatus;
+    // A trapped plugin fails its request as the proxy's default FAIL_CLOSE strategy would.
+    uint32_t status = report_.trap ? 503u
+                      : stream_.localResponse_ ? stream_.localResponse_->status
+                                               : options_.responseStatus;
     report_.statuses.push_back(status);
     report_.localResponse = stream_.localResponse_;
     report_.streamClosed = stream_.closed_;
