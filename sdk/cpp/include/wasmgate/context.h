@@ -160,8 +160,9 @@ class RootContext : public ContextBase {
   // Finish after onDone() returned false.
   WasmResult done() { return proxy_done(); }
 
-  // Cancel a gRPC call or stream: no further callbacks. close() half-closes a stream
-  // (replies may still arrive) or cancels a unary call.
+  // gRPC stream control by token: send() a message (end_stream half-closes), close() a
+  // stream locally (replies may still arrive; for a unary call it cancels), cancel() a call
+  // or stream (no further callbacks).
   WasmResult grpcSend(uint32_t token, std::string_view message, bool end_stream = false) {
     return proxy_grpc_send(token, message.data(), message.size(), end_stream ? 1 : 0);
   }
