@@ -120,6 +120,20 @@ class RewriteHttp : public wasmgate::HttpContext {
       return wasmgate::FilterDataStatus::Continue;
     }
     if (!end_of_stream) return wasmgate::FilterDataStatus::StopIterationAndBuffer;
+    rewriteBuffered();
+    return wasmgate::FilterDataStatus::Continue;
+  }
+
+  // With trailers, the last body chunk does not have end_of_stream: the trailers callback
+  // is the first point where the whole body is buffered.
+  wasmgate::FilterTrailersStatus onResponseTrailers(uint32_t) override {
+    if (rewrite_) rewriteBuffered();
+    return wasmgate::FilterTrailersStatus::Continue;
+  }
+
+ private:
+  void rewriteBuffered() {
+    rewrite_ = false;
     const wasmgate::Buffer body = responseBody();
     size_t count = 0;
     const std::string rewritten = replaceAll(body.view(), config_.from, config_.to, count);
@@ -130,10 +144,8 @@ class RewriteHttp : public wasmgate::HttpContext {
     }
     // Best effort: accepted only by hosts that have not sent the headers yet.
     wasmgate::replaceResponseHeader("content-length", wasmgate::format("{}", rewritten.size()));
-    return wasmgate::FilterDataStatus::Continue;
   }
 
- private:
   bool wanted() const {
     auto encoding = wasmgate::getResponseHeader("content-encoding");
     if (encoding && !encoding->empty() && encoding->view() != "identity") return false;
