@@ -18,3 +18,15 @@ inline constexpr size_t kMaxTrailerBytes = 16 * 1024;
 inline constexpr size_t kMaxTrailerCount = 32;
 
 }  // namespace wasmgate::proxy
+
+namespace wasmgate::proxy {
+
+// Body bytes held for plugins that pause a stream (or before the request headers are decided):
+// past this a request gets 413 and a response 500, as local replies.
+inline constexpr size_t kMaxBufferedBodyBytes = 8 * 1024 * 1024;
+// Response bytes waiting for a slow client before the upstream stops being read.
+inline constexpr size_t kDownstreamHighWatermark = 1024 * 1024;
+// Request bytes waiting for a slow upstream before the client stops being read.
+inline constexpr size_t kUpstreamHighWatermark = 1024 * 1024;
+
+}  // namespace wasmgate::proxy

@@ -1,0 +1,319 @@
+#include "proxy/downstream.h"
+
+#include <event2/buffer.h>
+
+#include <random>
+
+#include "abi/pairs.h"
+#include "proxy/http1/parser.h"
+#include "proxy/limits.h"
+#include "proxy/worker.h"
+
+namespace wasmgate::proxy {
+namespace {
+
+std::string newRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    id[i] = kHex[rng() & 15];
+  }
+  return id;
+}
+
+std::string hostOf(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(Worker& worker, const ListenerConfig& listener,
+                                           ListenerStats& stats, evutil_socket_t fd, std::string peer,
+                                           std::string local, uint64_t id)
+    : worker_(worker),
+      listener_(listener),
+      stats_(stats),
+      bev_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      peer_(std::move(peer)),
+      local_(std::move(local)),
+      id_(id),
+      headTimer_(worker.loop(), [this] {
+        if (state_ != State::kHead) return;
+        bool midHead = evbuffer_get_length(bufferevent_get_input(bev_)) > 0;
+        if (midHead) {
+          rejectRequest(408, "http1.request_headers_timeout");  // slow client: free the worker
+        } else {
+          close();  // idle keep-alive connection
+        }
+      }) {
+  bufferevent_setcb(bev_, &DownstreamConnection::onRead, &DownstreamConnection::onWrite,
+                    &DownstreamConnection::onEvent, this);
+  bufferevent_setwatermark(bev_, EV_WRITE, kDownstreamHighWatermark / 2, 0);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  headTimer_.arm(listener_.requestHeadersTimeout);
+  ++stats_.downstreamCx;
+  ++stats_.activeCx;
+}
+
+DownstreamConnection::~DownstreamConnection() {
+  if (bev_) bufferevent_free(bev_);
+  --stats_.activeCx;
+}
+
+void DownstreamConnection::onRead(bufferevent*, void* self) { static_cast<DownstreamConnection*>(self)->process(); }
+
+void DownstreamConnection::onWrite(bufferevent*, void* self) {
+  auto* c = static_cast<DownstreamConnection*>(self);
+  if (c->state_ == State::kClosing && evbuffer_get_length(bufferevent_get_output(c->bev_)) == 0) {
+    c->close();
+    return;
+  }
+  if (c->stream_) c->stream_->onDownstreamWritable();
+}
+
+void DownstreamConnection::onEvent(bufferevent*, short what, void* self) {
+  auto* c = static_cast<DownstreamConnection*>(self);
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) c->close();
+}
+
+void DownstreamConnection::process() {
+  if (processing_) return;  // a stream callback re-entered; the outer loop continues
+  processing_ = true;
+  bool progress = true;
+  while (progress && (state_ == State::kHead || state_ == State::kBody)) {
+    progress = state_ == State::kHead ? readHead() : readBody();
+  }
+  processing_ = false;
+  if (state_ == State::kAwaitResponse &&
+      evbuffer_get_length(bufferevent_get_input(bev_)) > kMaxHeaderBytes) {
+    bufferevent_disable(bev_, EV_READ);  // pipelined requests wait; stop reading more
+  }
+}
+
+abi::Headers DownstreamConnection::requestHeaders(const http1::RequestHead& head) {
+  abi::Headers out;
+  out.reserve(head.headers.size() + 6);
+  out.emplace_back(":method", std::string(head.method));
+  out.emplace_back(":path", std::string(head.target));
+  auto host = head.headers.find("host");
+  out.emplace_back(":authority", host ? std::string(*host) : std::string());
+  out.emplace_back(":scheme", "http");
+  std::string forwardedFor;
+  bool hasRequestId = false;
+  for (const http1::Header& h : head.headers) {
+    std::string name = abi::lowercase(h.name);
+    if (isHopByHop(name) || name == "host" || name == "expect") continue;
+    if (name == "x-forwarded-for") {
+      forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(h.value);
+      continue;
+    }
+    if (name == "x-request-id") hasRequestId = true;
+    out.emplace_back(std::move(name), std::string(h.value));
+  }
+  forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(hostOf(peer_));
+  out.emplace_back("x-forwarded-for", std::move(forwardedFor));
+  if (!hasRequestId) out.emplace_back("x-request-id", newRequestId());
+  return out;
+}
+
+bool DownstreamConnection::readHead() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t available = evbuffer_get_length(in);
+  if (available == 0) return false;
+  size_t window = std::min(available, kMaxHeaderBytes + 1);
+  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(window))), window);
+  http1::RequestHead head;
+  http1::ParseResult parsed = http1::parseRequestHead(bytes, head);
+  if (parsed.isIncomplete()) {
+    if (window > kMaxHeaderBytes) rejectRequest(431, "http1.headers_too_large");
+    return false;
+  }
+  if (parsed.isError()) {
+    bool tooLarge = parsed.error == http1::ParseError::kHeadersTooLarge ||
+                    parsed.error == http1::ParseError::kTooManyHeaders;
+    rejectRequest(tooLarge ? 431 : 400, parsed.reason());
+    return false;
+  }
+  headTimer_.cancel();
+  requestFraming_ = head.framing;
+  remaining_ = requestFraming_.length;
+  chunked_.reset();
+  keepAlive_ = head.keepAlive;
+  headRequest_ = head.method == "HEAD";
+  minorVersion_ = head.minorVersion;
+  requestComplete_ = !requestFraming_.hasBody();
+  bool expectContinue = head.expectContinue;
+  abi::Headers headers = requestHeaders(head);
+  evbuffer_drain(in, parsed.consumed);
+  ++stats_.downstreamRq;
+  state_ = requestComplete_ ? State::kAwaitResponse : State::kBody;
+  stream_ = std::make_unique<HttpStream>(worker_, listener_, *this, worker_.chain());
+  stream_->onRequestHeaders(std::move(headers), requestComplete_, expectContinue);
+  return state_ == State::kBody || state_ == State::kHead;
+}
+
+bool DownstreamConnection::readBody() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t available = evbuffer_get_length(in);
+  if (available == 0) return false;
+  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
+  if (requestFraming_.kind == http1::BodyFraming::Kind::kContentLength) {
+    size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size()));
+    remaining_ -= take;
+    std::string chunk(bytes.substr(0, take));
+    evbuffer_drain(in, take);
+    if (remaining_ == 0) {
+      requestComplete_ = true;
+      state_ = State::kAwaitResponse;
+    }
+    if (stream_) stream_->onRequestData(chunk, remaining_ == 0);
+    return state_ == State::kBody;
+  }
+  http1::ChunkedStep step = chunked_.decode(bytes);
+  if (step.status == http1::ChunkedStatus::kError) {
+    rejectRequest(400, step.reason());
+    return false;
+  }
+  std::string data(step.data);
+  abi::Headers trailers;
+  if (step.status == http1::ChunkedStatus::kDone) trailers = toAbiHeaders(chunked_.trailers(), "", "");
+  evbuffer_drain(in, step.consumed);
+  if (step.status == http1::ChunkedStatus::kDone) {
+    requestComplete_ = true;
+    state_ = State::kAwaitResponse;
+  }
+  if (!stream_) return state_ == State::kBody;
+  if (step.status == http1::ChunkedStatus::kData) {
+    stream_->onRequestData(data, false);
+  } else if (step.status == http1::ChunkedStatus::kDone) {
+    if (trailers.empty()) {
+      stream_->onRequestData({}, true);
+    } else {
+      stream_->onRequestTrailers(std::move(trailers));
+    }
+  }
+  return step.status != http1::ChunkedStatus::kNeedMore && state_ == State::kBody;
+}
+
+void DownstreamConnection::rejectRequest(uint32_t status, std::string_view reason) {
+  ++stats_.downstreamRqRejected;
+  if (stream_) {
+    stream_->onDownstreamReset();
+    worker_.loop().deferDelete(std::move(stream_));
+  }
+  std::string body = std::string(reasonPhrase(status)) + ": " + std::string(reason) + "\n";
+  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
+                         "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+                         "\r\nconnection: close\r\n\r\n" + body;
+  bufferevent_write(bev_, response.data(), response.size());
+  worker_.log(abi::LogLevel::kDebug, "rejected request from " + peer_ + ": " + std::string(reason));
+  closeAfterFlush();
+}
+
+void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool endOfStream) {
+  if (state_ == State::kClosing || state_ == State::kClosed) return;
+  abi::Headers out = headers;
+  const std::string* statusText = abi::findHeader(out, ":status");
+  uint32_t status = statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
+  bool noBody = headRequest_ || status == 204 || status == 304 || status < 200;
+  if (noBody) {
+    responseFraming_ = headRequest_ ? ResponseFraming::kContentLength : ResponseFraming::kNone;
+  } else if (endOfStream) {
+    abi::replaceHeader(out, "content-length", "0");
+    responseFraming_ = ResponseFraming::kContentLength;
+  } else if (abi::findHeader(out, "content-length")) {
+    responseFraming_ = ResponseFraming::kContentLength;
+  } else if (minorVersion_ >= 1) {
+    responseFraming_ = ResponseFraming::kChunked;
+  } else {
+    responseFraming_ = ResponseFraming::kClose;
+    keepAlive_ = false;
+  }
+  if (!requestComplete_) keepAlive_ = false;  // the rest of the request body is never read
+  std::string head = serializeResponseHead(out, responseFraming_);
+  if (!keepAlive_ && responseFraming_ != ResponseFraming::kClose) {
+    head.insert(head.size() - 2, "connection: close\r\n");
+  }
+  bufferevent_write(bev_, head.data(), head.size());
+  if (noBody) responseFraming_ = ResponseFraming::kNone;
+}
+
+void DownstreamConnection::sendResponseData(std::string_view data, bool endOfStream) {
+  if (state_ == State::kClosing || state_ == State::kClosed) return;
+  evbuffer* out = bufferevent_get_output(bev_);
+  if (responseFraming_ == ResponseFraming::kChunked) {
+    std::string framed;
+    if (!data.empty()) http1::appendChunk(framed, data);
+    if (endOfStream) http1::appendLastChunk(framed);
+    evbuffer_add(out, framed.data(), framed.size());
+  } else if (responseFraming_ != ResponseFraming::kNone) {
+    evbuffer_add(out, data.data(), data.size());
+  }
+}
+
+void DownstreamConnection::sendResponseTrailers(const abi::Headers& trailers) {
+  if (responseFraming_ != ResponseFraming::kChunked) return;  // trailers need chunked framing
+  std::string framed = "0\r\n";
+  for (const auto& [k, v] : trailers) framed.append(k).append(": ").append(v).append("\r\n");
+  framed.append("\r\n");
+  bufferevent_write(bev_, framed.data(), framed.size());
+}
+
+void DownstreamConnection::sendContinue() {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  bufferevent_write(bev_, kContinue.data(), kContinue.size());
+}
+
+void DownstreamConnection::resetStream(std::string_view details) {
+  worker_.log(abi::LogLevel::kDebug, "connection " + std::to_string(id_) + " reset: " + std::string(details));
+  if (stream_) worker_.loop().deferDelete(std::move(stream_));
+  close();
+}
+
+bool DownstreamConnection::responseBuffered() const {
+  return evbuffer_get_length(bufferevent_get_output(bev_)) > kDownstreamHighWatermark;
+}
+
+void DownstreamConnection::onStreamComplete(uint32_t status) {
+  stats_.countStatus(status);
+  if (stream_) worker_.loop().deferDelete(std::move(stream_));
+  if (!keepAlive_ || !requestComplete_ || responseFraming_ == ResponseFraming::kClose) {
+    closeAfterFlush();
+    return;
+  }
+  state_ = State::kHead;
+  headTimer_.arm(listener_.idleTimeout);
+  bufferevent_enable(bev_, EV_READ);
+  // A pipelined request may be waiting; read it on a fresh stack.
+  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    worker_.loop().defer([this] {
+      if (state_ == State::kHead) process();
+    });
+  }
+}
+
+void DownstreamConnection::closeAfterFlush() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosing;
+  headTimer_.cancel();
+  bufferevent_disable(bev_, EV_READ);
+  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
+}
+
+void DownstreamConnection::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  headTimer_.cancel();
+  if (stream_) {
+    stream_->onDownstreamReset();
+    worker_.loop().deferDelete(std::move(stream_));
+  }
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  worker_.removeConnection(this);
+}
+
+}  // namespace wasmgate::proxy

@@ -1,0 +1,74 @@
+// A client connection speaking HTTP/1.1: the server side of the codec (heads, bodies in
+// content-length and chunked framing, keep-alive, pipelining one request at a time, 100-continue,
+// limits and timeouts), feeding one HttpStream per request.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <memory>
+#include <string>
+
+#include "proxy/event_loop.h"
+#include "proxy/http1/chunked.h"
+#include "proxy/http1/message.h"
+#include "proxy/http_stream.h"
+#include "proxy/http_util.h"
+
+namespace wasmgate::proxy {
+
+struct ListenerStats;
+class Worker;
+
+class DownstreamConnection final : public DownstreamSink, public Deletable {
+ public:
+  DownstreamConnection(Worker& worker, const ListenerConfig& listener, ListenerStats& stats,
+                       evutil_socket_t fd, std::string peer, std::string local, uint64_t id);
+  ~DownstreamConnection() override;
+
+  // DownstreamSink
+  void sendResponseHeaders(const abi::Headers& headers, bool endOfStream) override;
+  void sendResponseData(std::string_view data, bool endOfStream) override;
+  void sendResponseTrailers(const abi::Headers& trailers) override;
+  void sendContinue() override;
+  void resetStream(std::string_view details) override;
+  bool responseBuffered() const override;
+  const std::string& peerAddress() const override { return peer_; }
+  const std::string& localAddress() const override { return local_; }
+  uint64_t connectionId() const override { return id_; }
+  void onStreamComplete(uint32_t status) override;
+
+ private:
+  enum class State { kHead, kBody, kAwaitResponse, kClosing, kClosed };
+  static void onRead(bufferevent*, void* self);
+  static void onWrite(bufferevent*, void* self);
+  static void onEvent(bufferevent*, short what, void* self);
+  void process();
+  bool readHead();
+  bool readBody();
+  void rejectRequest(uint32_t status, std::string_view reason);
+  void closeAfterFlush();
+  void close();
+  abi::Headers requestHeaders(const http1::RequestHead& head);
+
+  Worker& worker_;
+  const ListenerConfig& listener_;
+  ListenerStats& stats_;
+  bufferevent* bev_;
+  std::string peer_;
+  std::string local_;
+  uint64_t id_;
+  State state_ = State::kHead;
+  std::unique_ptr<HttpStream> stream_;
+  http1::BodyFraming requestFraming_;
+  uint64_t remaining_ = 0;
+  http1::ChunkedDecoder chunked_;
+  bool keepAlive_ = true;
+  bool headRequest_ = false;
+  int minorVersion_ = 1;
+  bool requestComplete_ = false;
+  ResponseFraming responseFraming_ = ResponseFraming::kNone;
+  Timer headTimer_;  // a client must send its whole head in time; idle keep-alive ends too
+  bool processing_ = false;
+};
+
+}  // namespace wasmgate::proxy

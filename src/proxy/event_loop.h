@@ -1,0 +1,65 @@
+// A worker's event loop: libevent's event_base, timers, and tasks posted from other threads.
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace wasmgate::proxy {
+
+// Objects destroyed by the loop after the current callback returns (see EventLoop::deferDelete).
+class Deletable {
+ public:
+  virtual ~Deletable() = default;
+};
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  event_base* base() const { return base_; }
+  void run();   // until stop()
+  void stop();  // from any thread
+  // Runs `task` on the loop's thread soon; callable from any thread.
+  void post(std::function<void()> task);
+  // Runs `task` on the loop's thread after the current callback: never re-entrantly.
+  void defer(std::function<void()> task) { post(std::move(task)); }
+  // Destroys `object` after the current callback: objects that may be on the call stack (a
+  // connection inside its own read callback) are never deleted under it.
+  void deferDelete(std::unique_ptr<Deletable> object);
+
+ private:
+  static void onWake(evutil_socket_t, short, void* self);
+  event_base* base_;
+  event* wake_;
+  std::mutex mutex_;
+  std::vector<std::function<void()>> tasks_;
+  std::vector<std::unique_ptr<Deletable>> toDelete_;  // loop thread only
+};
+
+// A one-shot or repeating timer on a loop; cancelled when destroyed.
+class Timer {
+ public:
+  Timer(EventLoop& loop, std::function<void()> onFire);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  void arm(std::chrono::milliseconds after);  // replaces any earlier arming
+  void cancel();
+  bool armed() const;
+
+ private:
+  static void onTimer(evutil_socket_t, short, void* self);
+  event* event_;
+  std::function<void()> onFire_;
+};
+
+}  // namespace wasmgate::proxy

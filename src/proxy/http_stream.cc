@@ -1,0 +1,515 @@
+#include "proxy/http_stream.h"
+
+#include <cstring>
+
+#include "abi/pairs.h"
+#include "proxy/limits.h"
+#include "proxy/worker.h"
+
+namespace wasmgate::proxy {
+namespace {
+
+bool isStop(abi::HeadersStatus s) {
+  return s == abi::HeadersStatus::kStopAllAndBuffer || s == abi::HeadersStatus::kStopAllAndWatermark;
+}
+bool isStop(abi::DataStatus s) { return s != abi::DataStatus::kContinue; }
+bool isStop(abi::FilterStatus s) { return s == abi::FilterStatus::kStop; }
+
+std::string encodeInt(int64_t v) {
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &v, 8);
+  return out;
+}
+
+std::string hostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
+int64_t portOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? 0 : std::strtoll(address.c_str() + colon + 1, nullptr, 10);
+}
+
+}  // namespace
+
+// One plugin's view of the stream: the StreamHost its stream context talks to.
+struct HttpStream::Slot final : abi::StreamHost {
+  Slot(HttpStream& s, size_t i, WorkerPlugin& p) : stream(s), index(i), plugin(p) {}
+  abi::StreamData& data() override { return stream.data(); }
+  void continueStream(abi::StreamType type) override {
+    if (type == abi::StreamType::kHttpRequest) stream.resume(index, Dir::kRequest);
+    if (type == abi::StreamType::kHttpResponse) stream.resume(index, Dir::kResponse);
+  }
+  void closeStream(abi::StreamType) override { stream.closeFromPlugin(index); }
+  void sendLocalResponse(abi::LocalResponse response) override {
+    stream.localResponseFromPlugin(index, std::move(response));
+  }
+  std::optional<std::string> property(std::span<const std::string_view> path) override {
+    return stream.property(path);
+  }
+
+  HttpStream& stream;
+  size_t index;
+  WorkerPlugin& plugin;
+  abi::PluginVm* vm = nullptr;  // the VM the context lives in
+  uint64_t vmGeneration = 0;    // ... and its generation: a rebuilt VM knows nothing of it
+  uint32_t context = 0;
+  bool skipped = false;
+};
+
+HttpStream::HttpStream(Worker& worker, const ListenerConfig& listener, DownstreamSink& sink,
+                       std::shared_ptr<WorkerChain> chain)
+    : worker_(worker), listener_(listener), sink_(sink), chain_(std::move(chain)) {
+  for (size_t i = 0; i < chain_->http.size(); ++i) {
+    const PluginConfig& config = chain_->http[i]->plugin().config;
+    if (!config.matchPorts.empty() &&
+        std::find(config.matchPorts.begin(), config.matchPorts.end(), listener.address.port) ==
+            config.matchPorts.end()) {
+      continue;
+    }
+    slots_.push_back(std::make_unique<Slot>(*this, slots_.size(), *chain_->http[i]));
+  }
+}
+
+HttpStream::~HttpStream() = default;
+
+size_t HttpStream::slotIndex(Dir dir, size_t position) const {
+  return dir == Dir::kRequest ? position : slots_.size() - 1 - position;
+}
+
+template <typename R, typename F>
+std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
+  Slot& slot = *slots_[index];
+  if (slot.skipped) return std::nullopt;
+  WorkerPlugin& plugin = slot.plugin;
+  PluginStats& stats = plugin.plugin().stats;
+  const PluginConfig& config = plugin.plugin().config;
+  auto failed = [&](const Status& why) -> std::optional<R> {
+    slot.skipped = true;
+    if (config.failStrategy == FailStrategy::kFailOpen) {
+      ++stats.failOpen;
+      return std::nullopt;
+    }
+    ++stats.failClosed;
+    sendLocalReply(503, "plugin " + config.name + " failed\n", {},
+                   "plugin." + std::string(statusCodeName(why.code())));
+    return std::nullopt;
+  };
+  abi::PluginVm* vm = plugin.vm();
+  if (!vm) return failed(errorStatus(StatusCode::kUnavailable, "vm down"));
+  if (!slot.vm) {
+    auto context = vm->createStream(slot);
+    if (!context.isOk()) {
+      plugin.onVmFailure(context.status());
+      return failed(context.status());
+    }
+    slot.vm = vm;
+    slot.vmGeneration = plugin.generation();
+    slot.context = *context;
+    ++stats.streams;
+  } else if (slot.vmGeneration != plugin.generation()) {
+    return failed(errorStatus(StatusCode::kUnavailable, "vm rebuilt"));  // context died with the old VM
+  }
+  std::optional<abi::StreamData> before;
+  if (config.logOnly) before = data_;
+  inChain_ = true;
+  resumeRequested_.reset();
+  auto started = std::chrono::steady_clock::now();
+  auto result = callback(*vm, slot.context);
+  stats.callbackNanos += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
+  ++stats.callbacks;
+  inChain_ = false;
+  if (!result.isOk()) {
+    plugin.onVmFailure(result.status());
+    return failed(result.status());
+  }
+  if (config.logOnly) {
+    bool changed = before->requestHeaders != data_.requestHeaders ||
+                   before->responseHeaders != data_.responseHeaders ||
+                   before->requestBody != data_.requestBody || before->responseBody != data_.responseBody ||
+                   before->requestTrailers != data_.requestTrailers ||
+                   before->responseTrailers != data_.responseTrailers;
+    bool wouldStop = isStop(*result);
+    if (changed || wouldStop || pendingLocal_) {
+      ++stats.logOnlyActions;
+      plugin.log(abi::LogLevel::kInfo,
+                 std::string("log-only: would have ") +
+                     (pendingLocal_ ? "sent a local response " + std::to_string(pendingLocal_->status)
+                      : wouldStop   ? "paused the stream"
+                                    : "changed headers or body"));
+    }
+    data_ = std::move(*before);
+    pendingLocal_.reset();
+    closeRequested_ = false;
+    return std::nullopt;
+  }
+  if (closeRequested_) {
+    closeRequested_ = false;
+    reset_ = true;
+    sink_.resetStream("wasm_close_stream");
+    end();
+    return std::nullopt;
+  }
+  if (pendingLocal_) {
+    abi::LocalResponse local = std::move(*pendingLocal_);
+    pendingLocal_.reset();
+    ++stats.localResponses;
+    sendLocalReply(local.status, std::move(local.body), std::move(local.headers),
+                   local.details.empty() ? "wasm_local_response" : local.details);
+    return std::nullopt;
+  }
+  return *result;
+}
+
+void HttpStream::onRequestHeaders(abi::Headers headers, bool endOfStream, bool expectContinue) {
+  data_.requestHeaders = std::move(headers);
+  request_.endSeen = endOfStream;
+  expectContinue_ = expectContinue;
+  runHeaders(Dir::kRequest, 0);
+}
+
+void HttpStream::runHeaders(Dir dir, size_t from) {
+  DirState& st = state(dir);
+  uint64_t generation = generation_;
+  for (size_t pos = from; pos < slots_.size(); ++pos) {
+    bool eos = st.endSeen && st.pending.empty() && !st.trailers;
+    abi::Headers& headers = dir == Dir::kRequest ? data_.requestHeaders : data_.responseHeaders;
+    auto count = static_cast<uint32_t>(headers.size());
+    auto r = runSlot<abi::HeadersStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
+      return dir == Dir::kRequest ? vm.onRequestHeaders(ctx, count, eos) : vm.onResponseHeaders(ctx, count, eos);
+    });
+    if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
+    if (r && isStop(*r) && resumeRequested_ != dir) {
+      st.headersPausedAt = pos;
+      return;
+    }
+  }
+  st.headersPausedAt.reset();
+  headersDone(dir);
+}
+
+void HttpStream::headersDone(Dir dir) {
+  DirState& st = state(dir);
+  st.headersDone = true;
+  bool eos = st.endSeen && st.pending.empty() && !st.trailers;
+  if (dir == Dir::kRequest) {
+    if (expectContinue_ && !st.endSeen) sink_.sendContinue();
+    route();
+    if (ended() || localReplying_ || !upstream_) return;
+    upstream_->sendHeaders(data_.requestHeaders, eos);
+    if (eos) st.finished = true;
+  } else {
+    responseStarted_ = true;
+    sink_.sendResponseHeaders(data_.responseHeaders, eos);
+    if (eos) {
+      st.finished = true;
+      end();
+      return;
+    }
+  }
+  if (!st.pending.empty() || (st.endSeen && !eos)) {
+    std::string pending = std::move(st.pending);
+    st.pending.clear();
+    if (!pending.empty() || !st.trailers) runBody(dir, 0, std::move(pending), st.endSeen && !st.trailers);
+    if (ended()) return;
+    if (st.trailers && !st.bodyStopAt) runTrailers(dir);
+  }
+}
+
+void HttpStream::route() {
+  const std::string* path = abi::findHeader(data_.requestHeaders, ":path");
+  const std::string* authority = abi::findHeader(data_.requestHeaders, ":authority");
+  std::string_view urlPath = path ? std::string_view(*path).substr(0, path->find('?')) : "/";
+  std::string host = authority ? abi::lowercase(authority->substr(0, authority->rfind(':') == std::string::npos ||
+                                                                          authority->back() == ']'
+                                                                      ? authority->size()
+                                                                      : authority->rfind(':')))
+                               : std::string();
+  for (const RouteConfig& r : listener_.routes) {
+    if (r.authority && abi::lowercase(*r.authority) != host) continue;
+    if (r.path && *r.path != urlPath) continue;
+    if (!urlPath.starts_with(r.prefix)) continue;
+    route_ = &r;
+    break;
+  }
+  if (!route_) {
+    sendLocalReply(404, "no route for this request\n", {}, "route_not_found");
+    return;
+  }
+  if (route_->directResponse) {
+    sendLocalReply(route_->directResponse->status, route_->directResponse->body, {}, "direct_response");
+    return;
+  }
+  Cluster* cluster = worker_.cluster(route_->cluster);
+  if (!cluster || cluster->config().endpoints.empty()) {
+    sendLocalReply(503, "no healthy upstream\n", {}, "cluster_not_found");
+    return;
+  }
+  upstream_ = std::make_unique<UpstreamRequest>(*cluster, *this, route_->timeout);
+}
+
+void HttpStream::onRequestData(std::string_view data, bool endOfStream) {
+  if (ended() || localReplying_) return;  // the answer is decided: discard the rest
+  DirState& st = request_;
+  if (endOfStream) st.endSeen = true;
+  if (!st.headersDone) {
+    st.pending.append(data);
+    if (st.pending.size() > kMaxBufferedBodyBytes) {
+      sendLocalReply(413, "request body too large\n", {}, "request_payload_too_large");
+    }
+    return;
+  }
+  runBody(Dir::kRequest, 0, std::string(data), endOfStream);
+}
+
+void HttpStream::onRequestTrailers(abi::Headers trailers) {
+  if (ended() || localReplying_) return;
+  request_.endSeen = true;
+  request_.trailers = std::move(trailers);
+  if (request_.headersDone && !request_.bodyStopAt) runTrailers(Dir::kRequest);
+}
+
+void HttpStream::runBody(Dir dir, size_t from, std::string chunk, bool endOfStream) {
+  DirState& st = state(dir);
+  uint64_t generation = generation_;
+  std::string& exposed = dir == Dir::kRequest ? data_.requestBody : data_.responseBody;
+  for (size_t pos = from; pos < slots_.size(); ++pos) {
+    if (st.bodyStopAt == pos) {
+      st.bodyStopBuffer.append(chunk);
+      chunk = std::move(st.bodyStopBuffer);
+      st.bodyStopBuffer.clear();
+      st.bodyStopAt.reset();
+    }
+    exposed = std::move(chunk);
+    auto size = static_cast<uint32_t>(exposed.size());
+    auto r = runSlot<abi::DataStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
+      return dir == Dir::kRequest ? vm.onRequestBody(ctx, size, endOfStream) : vm.onResponseBody(ctx, size, endOfStream);
+    });
+    chunk = std::move(exposed);
+    exposed.clear();
+    if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
+    if (r && isStop(*r) && resumeRequested_ != dir) {
+      st.bodyStopAt = pos;
+      st.bodyStopBuffer = std::move(chunk);
+      st.bodyEndAtStop = endOfStream;
+      if (st.bodyStopBuffer.size() > kMaxBufferedBodyBytes) {
+        if (dir == Dir::kRequest) {
+          sendLocalReply(413, "request body too large\n", {}, "request_payload_too_large");
+        } else {
+          sendLocalReply(500, "response body too large\n", {}, "response_payload_too_large");
+        }
+      }
+      return;
+    }
+  }
+  bodyOut(dir, chunk, endOfStream);
+}
+
+void HttpStream::runTrailers(Dir dir) {
+  DirState& st = state(dir);
+  abi::Headers& trailers = dir == Dir::kRequest ? data_.requestTrailers : data_.responseTrailers;
+  trailers = std::move(*st.trailers);
+  uint64_t generation = generation_;
+  for (size_t pos = 0; pos < slots_.size(); ++pos) {
+    auto count = static_cast<uint32_t>(trailers.size());
+    (void)runSlot<abi::FilterStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
+      return dir == Dir::kRequest ? vm.onRequestTrailers(ctx, count) : vm.onResponseTrailers(ctx, count);
+    });
+    if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
+  }
+  trailersOut(dir);
+}
+
+void HttpStream::bodyOut(Dir dir, std::string_view chunk, bool endOfStream) {
+  DirState& st = state(dir);
+  if (dir == Dir::kRequest) {
+    if (upstream_) upstream_->sendData(chunk, endOfStream);
+    if (endOfStream) st.finished = true;
+    return;
+  }
+  sink_.sendResponseData(chunk, endOfStream);
+  if (upstream_ && sink_.responseBuffered()) upstream_->readDisable(true);
+  if (endOfStream) {
+    st.finished = true;
+    end();
+  }
+}
+
+void HttpStream::trailersOut(Dir dir) {
+  DirState& st = state(dir);
+  st.finished = true;
+  if (dir == Dir::kRequest) {
+    if (upstream_) upstream_->sendTrailers(data_.requestTrailers);
+    return;
+  }
+  sink_.sendResponseTrailers(data_.responseTrailers);
+  end();
+}
+
+void HttpStream::resume(size_t slot, Dir dir) {
+  if (ended()) return;
+  if (inChain_) {
+    resumeRequested_ = dir;  // the running callback resumes itself: do not stop after it
+    return;
+  }
+  DirState& st = state(dir);
+  size_t pos = dir == Dir::kRequest ? slot : slots_.size() - 1 - slot;
+  if (dir == Dir::kRequest && localReplying_) return;
+  if (st.headersPausedAt == pos) {
+    runHeaders(dir, pos + 1);
+  } else if (st.bodyStopAt == pos) {
+    std::string buffered = std::move(st.bodyStopBuffer);
+    st.bodyStopBuffer.clear();
+    st.bodyStopAt.reset();
+    bool eos = st.bodyEndAtStop && !st.trailers;
+    runBody(dir, pos + 1, std::move(buffered), eos);
+    if (!ended() && st.bodyEndAtStop && st.trailers) runTrailers(dir);
+  }
+}
+
+void HttpStream::closeFromPlugin(size_t) {
+  if (inChain_) {
+    closeRequested_ = true;
+    return;
+  }
+  if (ended()) return;
+  reset_ = true;
+  sink_.resetStream("wasm_close_stream");
+  end();
+}
+
+void HttpStream::localResponseFromPlugin(size_t slot, abi::LocalResponse response) {
+  if (inChain_) {
+    if (!pendingLocal_) pendingLocal_ = std::move(response);
+    return;
+  }
+  if (ended() || slots_[slot]->plugin.plugin().config.logOnly) return;
+  ++slots_[slot]->plugin.plugin().stats.localResponses;
+  sendLocalReply(response.status, std::move(response.body), std::move(response.headers),
+                 response.details.empty() ? "wasm_local_response" : response.details);
+}
+
+void HttpStream::sendLocalReply(uint32_t status, std::string body, abi::Headers headers, std::string details) {
+  if (ended()) return;
+  if (responseStarted_) {
+    reset_ = true;
+    sink_.resetStream(details);
+    end();
+    return;
+  }
+  if (localReplying_) return;  // one local reply per stream
+  localReplying_ = true;
+  ++generation_;
+  details_ = std::move(details);
+  if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
+  response_ = DirState{};
+  data_.responseHeaders = {{":status", std::to_string(status)}};
+  for (const auto& [k, v] : headers) abi::addHeader(data_.responseHeaders, k, v);
+  if (!body.empty() && !abi::findHeader(data_.responseHeaders, "content-type")) {
+    abi::addHeader(data_.responseHeaders, "content-type", "text/plain");
+  }
+  abi::replaceHeader(data_.responseHeaders, "content-length", std::to_string(body.size()));
+  data_.responseBody.clear();
+  data_.responseTrailers.clear();
+  data_.responseHeadersReceived = true;
+  response_.endSeen = true;
+  response_.pending = std::move(body);
+  runHeaders(Dir::kResponse, 0);
+}
+
+void HttpStream::onUpstreamHeaders(uint32_t, abi::Headers headers, bool endOfStream) {
+  if (ended() || localReplying_) return;
+  data_.responseHeaders = std::move(headers);
+  data_.responseHeadersReceived = true;
+  response_.endSeen = endOfStream;
+  runHeaders(Dir::kResponse, 0);
+}
+
+void HttpStream::onUpstreamData(std::string_view data, bool endOfStream) {
+  if (ended() || localReplying_) return;
+  DirState& st = response_;
+  if (endOfStream) st.endSeen = true;
+  if (!st.headersDone) {
+    st.pending.append(data);
+    if (st.pending.size() > kMaxBufferedBodyBytes) {
+      sendLocalReply(500, "response body too large\n", {}, "response_payload_too_large");
+    }
+    return;
+  }
+  runBody(Dir::kResponse, 0, std::string(data), endOfStream);
+}
+
+void HttpStream::onUpstreamTrailers(abi::Headers trailers) {
+  if (ended() || localReplying_) return;
+  response_.endSeen = true;
+  response_.trailers = std::move(trailers);
+  if (response_.headersDone && !response_.bodyStopAt) runTrailers(Dir::kResponse);
+}
+
+void HttpStream::onUpstreamError(uint32_t status, std::string_view details) {
+  if (ended() || localReplying_) return;
+  if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
+  std::string body = status == 504 ? "upstream request timeout\n" : "upstream connect error or disconnect/reset before headers\n";
+  sendLocalReply(status, std::move(body), {}, std::string(details));
+}
+
+void HttpStream::onDownstreamReset() {
+  if (ended()) return;
+  reset_ = true;
+  end();
+}
+
+void HttpStream::onDownstreamWritable() {
+  if (upstream_ && !sink_.responseBuffered()) upstream_->readDisable(false);
+}
+
+uint32_t HttpStream::currentStatus() const {
+  const std::string* status = abi::findHeader(data_.responseHeaders, ":status");
+  return status ? static_cast<uint32_t>(std::strtoul(status->c_str(), nullptr, 10)) : 0;
+}
+
+void HttpStream::end() {
+  if (complete_) return;
+  bool wasReset = reset_;
+  complete_ = true;
+  if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
+  for (auto& slot : slots_) {
+    if (!slot->vm || slot->vmGeneration != slot->plugin.generation() || !slot->plugin.vm()) continue;
+    Status ended = slot->vm->endStream(slot->context);
+    if (!ended.isOk()) slot->plugin.onVmFailure(ended);
+  }
+  if (!wasReset) sink_.onStreamComplete(currentStatus());
+}
+
+std::optional<std::string> HttpStream::property(std::span<const std::string_view> path) {
+  if (path.empty()) return std::nullopt;
+  std::string_view top = path[0];
+  std::string_view field = path.size() > 1 ? path[1] : std::string_view();
+  if (top == "source" && field == "address") return sink_.peerAddress();
+  if (top == "source" && field == "port") return encodeInt(portOf(sink_.peerAddress()));
+  if (top == "destination" && field == "address") return sink_.localAddress();
+  if (top == "destination" && field == "port") return encodeInt(portOf(sink_.localAddress()));
+  if ((top == "connection" && field == "id") || top == "connection_id") {
+    return encodeInt(static_cast<int64_t>(sink_.connectionId()));
+  }
+  if (top == "connection" && field == "mtls") return std::string(1, '\0');
+  if (top == "request" && field == "protocol") return std::string("HTTP/1.1");
+  if (top == "request" && field == "time") {
+    auto now = std::chrono::system_clock::now() - (std::chrono::steady_clock::now() - start_);
+    return encodeInt(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+  }
+  if (top == "request" && field == "duration") {
+    return encodeInt(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count());
+  }
+  if (top == "response" && field == "code_details") return details_;
+  if (top == "upstream" && field == "address" && upstream_) return upstream_->upstreamAddress();
+  if ((top == "xds" && field == "route_name") || top == "route_name") {
+    if (route_) return route_->name;
+  }
+  if ((top == "xds" && field == "cluster_name") || top == "cluster_name") {
+    if (route_ && !route_->cluster.empty()) return route_->cluster;
+  }
+  if ((top == "xds" && field == "listener_direction") || top == "listener_direction") return encodeInt(0);
+  (void)hostOf;
+  return std::nullopt;
+}
+
+}  // namespace wasmgate::proxy

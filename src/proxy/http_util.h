@@ -1,0 +1,30 @@
+// Conversions between the wire's HTTP/1.1 heads and the header lists plugins see, where HTTP/2
+// style pseudo-headers (:method, :path, :authority, :scheme, :status) come first.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "abi/abi_types.h"
+#include "proxy/http1/message.h"
+
+namespace wasmgate::proxy {
+
+// connection, keep-alive, proxy-connection, transfer-encoding, te, trailer, upgrade.
+bool isHopByHop(std::string_view lowercaseName);
+
+// Lowercased names, hop-by-hop headers dropped; a non-empty `pseudoValue` goes first as `pseudoName`.
+abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pseudoValue,
+                          std::string_view pseudoName);
+
+// The request line and headers for an upstream: Host from :authority, no pseudo-headers, and
+// "transfer-encoding: chunked" when `chunked`.
+std::string serializeRequestHead(const abi::Headers& headers, bool chunked);
+
+enum class ResponseFraming { kNone, kContentLength, kChunked, kClose };
+// The status line and headers for a client; the framing header is the caller's to include.
+std::string serializeResponseHead(const abi::Headers& headers, ResponseFraming framing);
+
+std::string_view reasonPhrase(uint32_t status);
+
+}  // namespace wasmgate::proxy

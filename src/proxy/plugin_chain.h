@@ -1,0 +1,98 @@
+// Plugins as the data plane runs them: LoadedPlugin is one configured plugin, compiled once and
+// shared by all workers; WorkerPlugin is its VM on one worker, and the PluginHost that VM sees.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "abi/plugin_vm.h"
+#include "proxy/event_loop.h"
+#include "proxy/server_config.h"
+#include "proxy/upstream.h"
+
+namespace wasmgate::proxy {
+
+// Counters of one plugin, summed over workers; declared once, incremented on the request path.
+struct PluginStats {
+  std::atomic<uint64_t> streams{0};          // HTTP streams or TCP connections it saw
+  std::atomic<uint64_t> callbacks{0};        // callbacks run
+  std::atomic<uint64_t> callbackNanos{0};    // time spent in them
+  std::atomic<uint64_t> vmFailures{0};       // traps, deadline overruns, memory-cap hits
+  std::atomic<uint64_t> failClosed{0};       // requests answered 503 because of the plugin
+  std::atomic<uint64_t> failOpen{0};         // requests that skipped the failed plugin
+  std::atomic<uint64_t> logOnlyActions{0};   // what a log-only plugin would have done
+  std::atomic<uint64_t> vmRestarts{0};       // VMs rebuilt after a failure
+  std::atomic<uint64_t> localResponses{0};   // local responses the plugin sent
+};
+
+struct LoadedPlugin {
+  PluginConfig config;
+  std::shared_ptr<const abi::PluginModule> module;
+  std::string sha256;  // of the module bytes
+  abi::MetricStore metrics;  // plugin-defined metrics
+  PluginStats stats;
+};
+
+class Worker;
+
+class WorkerPlugin final : public abi::PluginHost {
+ public:
+  WorkerPlugin(Worker& worker, std::shared_ptr<LoadedPlugin> plugin);
+  ~WorkerPlugin() override;
+
+  // Builds the VM and runs it up to proxy_on_configure.
+  Status start();
+  // The running VM, or nullptr while it is failed (a rebuild is then scheduled with backoff).
+  abi::PluginVm* vm();
+  // Changes whenever a new VM replaces a failed one: stream contexts belong to one generation.
+  uint64_t generation() const { return generation_; }
+  const LoadedPlugin& plugin() const { return *plugin_; }
+  LoadedPlugin& plugin() { return *plugin_; }
+  // Reports a failed callback: counts it and schedules a rebuild.
+  void onVmFailure(const Status& failure);
+  std::string state() const;  // "running", "failed: ...", "restarting"
+
+  // abi::PluginHost
+  void log(abi::LogLevel level, std::string_view message) override;
+  abi::LogLevel logLevel() const override;
+  abi::MetricStore& metrics() override { return plugin_->metrics; }
+  void setTickPeriod(std::chrono::milliseconds period) override;
+  abi::WasmResult httpCall(uint32_t token, const abi::HttpCallRequest& request) override;
+  abi::WasmResult grpcCall(uint32_t token, const abi::GrpcCallRequest& request) override;
+  abi::WasmResult grpcStream(uint32_t token, const abi::GrpcCallRequest& request) override;
+  abi::WasmResult grpcSend(uint32_t token, std::string_view message, bool endStream) override;
+  abi::WasmResult grpcClose(uint32_t token) override;
+  abi::WasmResult grpcCancel(uint32_t token) override;
+  void postQueueReady(uint32_t token) override;
+  std::optional<std::string> property(std::span<const std::string_view> path) override;
+
+ private:
+  class Callout;
+  void onTick();
+  void rebuild();
+  void calloutDone(Callout* callout);
+
+  Worker& worker_;
+  std::shared_ptr<LoadedPlugin> plugin_;
+  std::unique_ptr<abi::PluginVm> vm_;
+  uint64_t generation_ = 0;
+  Status lastFailure_;
+  Timer tick_;
+  std::chrono::milliseconds tickPeriod_{0};
+  Timer rebuildTimer_;
+  std::chrono::milliseconds backoff_{100};
+  std::map<uint32_t, std::unique_ptr<Callout>> callouts_;
+  std::shared_ptr<std::atomic<bool>> alive_;  // cleared on destruction; guards posted tasks
+};
+
+// The HTTP plugins of one worker in chain order, and the network ones, for one configuration
+// generation. Streams keep the chain they started with until they end.
+struct WorkerChain {
+  std::vector<std::unique_ptr<WorkerPlugin>> http;
+  std::vector<std::unique_ptr<WorkerPlugin>> network;
+};
+
+}  // namespace wasmgate::proxy

@@ -1,0 +1,150 @@
+#include "proxy/server.h"
+
+#include <openssl/sha.h>
+
+#include <future>
+#include <thread>
+
+#include "common/log.h"
+#include "runtime/v8/v8_engine.h"
+
+namespace wasmgate::proxy {
+namespace {
+
+std::string sha256Hex(const std::vector<uint8_t>& bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes.data(), bytes.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Server::Server(ServerConfig config, ModuleFetcher fetcher)
+    : config_(std::move(config)), fetcher_(std::move(fetcher)), engine_(runtime::createV8Engine()) {
+  for (const ListenerConfig& l : config_.listeners) listenerStats_[l.name];
+  uint32_t workers = config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (uint32_t i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, config_, listenerStats_));
+  }
+}
+
+Server::~Server() {
+  stop();
+  workers_.clear();  // plugin VMs die with their workers' chains
+  plugins_.clear();
+}
+
+Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(const std::vector<PluginConfig>& configs) {
+  std::vector<std::shared_ptr<LoadedPlugin>> out;
+  for (const PluginConfig& config : configs) {
+    auto bytes = fetcher_(config);
+    if (!bytes.isOk()) {
+      return errorStatus(bytes.status().code(), "plugin " + config.name + ": " + bytes.status().message());
+    }
+    auto loaded = std::make_shared<LoadedPlugin>();
+    loaded->config = config;
+    loaded->sha256 = sha256Hex(*bytes);
+    auto module = abi::PluginModule::load(*engine_, *bytes, config.limits);
+    if (!module.isOk()) {
+      return errorStatus(module.status().code(), "plugin " + config.name + ": " + module.status().message());
+    }
+    loaded->module = std::move(module).value();
+    out.push_back(std::move(loaded));
+  }
+  return out;
+}
+
+Result<std::vector<std::shared_ptr<WorkerChain>>> Server::buildChains(
+    const std::vector<std::shared_ptr<LoadedPlugin>>& plugins) {
+  std::vector<std::shared_ptr<WorkerChain>> chains;
+  for (auto& worker : workers_) {
+    auto chain = std::make_shared<WorkerChain>();
+    for (const auto& plugin : plugins) {
+      auto wp = std::make_unique<WorkerPlugin>(*worker, plugin);
+      Status started = wp->start();
+      if (!started.isOk()) {
+        return errorStatus(started.code(), "plugin " + plugin->config.name + ": " + started.message());
+      }
+      (plugin->config.type == PluginType::kHttp ? chain->http : chain->network).push_back(std::move(wp));
+    }
+    chains.push_back(std::move(chain));
+  }
+  return chains;
+}
+
+Status Server::start() {
+  auto plugins = loadPlugins(config_.plugins);
+  if (!plugins.isOk()) return plugins.status();
+  auto chains = buildChains(*plugins);
+  if (!chains.isOk()) return chains.status();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->setChain((*chains)[i]);
+    WASMGATE_RETURN_IF_ERROR(workers_[i]->listen());
+  }
+  {
+    std::lock_guard lock(pluginsMutex_);
+    plugins_ = std::move(plugins).value();
+  }
+  for (auto& worker : workers_) worker->start();
+  started_ = true;
+  return Status::ok();
+}
+
+void Server::stop() {
+  for (auto& worker : workers_) worker->stop();
+}
+
+Status Server::reloadPlugins(std::vector<PluginConfig> configs) {
+  std::lock_guard reloading(reloadMutex_);
+  auto plugins = loadPlugins(configs);
+  if (!plugins.isOk()) return plugins.status();
+  auto chains = buildChains(*plugins);
+  if (!chains.isOk()) return chains.status();  // the new VMs die here; nothing was swapped
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
+    std::promise<void> swapped;
+    // The swap and the old chain's release both happen on the worker's own thread.
+    worker->loop().post([worker, chain = std::move((*chains)[i]), &swapped]() mutable {
+      worker->setChain(std::move(chain));
+      swapped.set_value();
+    });
+    swapped.get_future().wait();
+  }
+  {
+    std::lock_guard lock(pluginsMutex_);
+    plugins_ = std::move(plugins).value();
+    config_.plugins = std::move(configs);
+  }
+  logLine(LogSeverity::kInfo, "server", "plugin set replaced: " + std::to_string(plugins_.size()) + " plugins");
+  return Status::ok();
+}
+
+std::vector<std::shared_ptr<LoadedPlugin>> Server::plugins() const {
+  std::lock_guard lock(pluginsMutex_);
+  return plugins_;
+}
+
+std::map<std::string, std::vector<std::string>> Server::pluginStates() {
+  std::map<std::string, std::vector<std::string>> states;
+  for (auto& worker : workers_) {
+    std::promise<std::vector<std::pair<std::string, std::string>>> answer;
+    Worker* w = worker.get();
+    w->loop().post([w, &answer] {
+      std::vector<std::pair<std::string, std::string>> out;
+      for (const auto* list : {&w->chain()->http, &w->chain()->network}) {
+        for (const auto& p : *list) out.emplace_back(p->plugin().config.name, p->state());
+      }
+      answer.set_value(std::move(out));
+    });
+    for (auto& [name, state] : answer.get_future().get()) states[name].push_back(state);
+  }
+  return states;
+}
+
+}  // namespace wasmgate::proxy

@@ -1,0 +1,310 @@
+#include "proxy/upstream.h"
+
+#include <event2/buffer.h>
+#include <event2/util.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "abi/pairs.h"
+#include "proxy/http1/parser.h"
+#include "proxy/http_util.h"
+
+namespace wasmgate::proxy {
+
+// One TCP connection to an endpoint: owned by an UpstreamRequest while in use, by its Cluster's
+// idle pool between requests.
+class UpstreamConnection : public Deletable {
+ public:
+  UpstreamConnection(Cluster& cluster, const SocketAddress& endpoint)
+      : cluster_(cluster), address_(endpoint.toString()) {
+    bev_ = bufferevent_socket_new(cluster.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(bev_, &UpstreamConnection::onRead, nullptr, &UpstreamConnection::onEvent, this);
+    sockaddr_storage addr{};
+    int len = sizeof(addr);
+    std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : address_;
+    if (evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      connectFailed_ = true;
+      return;
+    }
+    timeval connectTimeout = toTimeval(cluster.config().connectTimeout);
+    bufferevent_set_timeouts(bev_, nullptr, &connectTimeout);  // libevent times a connect as a write
+    if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&addr), len) != 0) connectFailed_ = true;
+  }
+  ~UpstreamConnection() override { bufferevent_free(bev_); }
+
+  bufferevent* bev() const { return bev_; }
+  const std::string& address() const { return address_; }
+  bool connected() const { return connected_; }
+  bool connectFailed() const { return connectFailed_; }
+  bool reused() const { return reused_; }
+  void attach(UpstreamRequest* owner) {
+    owner_ = owner;
+    if (connected_) reused_ = true;
+    bufferevent_enable(bev_, EV_READ);
+  }
+  void detach() {
+    owner_ = nullptr;
+    bufferevent_enable(bev_, EV_READ);  // an idle connection still notices the peer closing
+  }
+
+ private:
+  static timeval toTimeval(milliseconds ms) {
+    return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  }
+  static void onRead(bufferevent*, void* self) {
+    auto* c = static_cast<UpstreamConnection*>(self);
+    if (c->owner_) {
+      c->owner_->onReadable();
+    } else {
+      c->cluster_.dropIdle(c);  // nothing may arrive on an idle connection
+    }
+  }
+  static void onEvent(bufferevent*, short what, void* self) {
+    auto* c = static_cast<UpstreamConnection*>(self);
+    if (what & BEV_EVENT_CONNECTED) {
+      c->connected_ = true;
+      bufferevent_set_timeouts(c->bev_, nullptr, nullptr);
+      if (c->owner_) c->owner_->onConnected();
+      return;
+    }
+    UpstreamRequest* owner = c->owner_;
+    bool wasConnected = c->connected_;
+    if (!owner) {
+      c->cluster_.dropIdle(c);
+      return;
+    }
+    c->owner_ = nullptr;
+    owner->onClosed(!wasConnected);
+  }
+
+  Cluster& cluster_;
+  std::string address_;
+  bufferevent* bev_ = nullptr;
+  UpstreamRequest* owner_ = nullptr;
+  bool connected_ = false;
+  bool connectFailed_ = false;
+  bool reused_ = false;
+};
+
+Cluster::Cluster(EventLoop& loop, ClusterConfig config) : loop_(loop), config_(std::move(config)) {}
+
+Cluster::~Cluster() = default;
+
+std::unique_ptr<UpstreamConnection> Cluster::acquire() {
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  const SocketAddress& endpoint = config_.endpoints[next_++ % config_.endpoints.size()];
+  return std::make_unique<UpstreamConnection>(*this, endpoint);
+}
+
+void Cluster::release(std::unique_ptr<UpstreamConnection> connection) {
+  connection->detach();
+  if (idle_.size() >= config_.maxIdleConnectionsPerWorker) {
+    loop_.deferDelete(std::move(connection));
+    return;
+  }
+  idle_.push_back(std::move(connection));
+}
+
+void Cluster::dropIdle(UpstreamConnection* connection) {
+  auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == connection; });
+  if (it == idle_.end()) return;
+  loop_.deferDelete(std::move(*it));
+  idle_.erase(it);
+}
+
+UpstreamRequest::UpstreamRequest(Cluster& cluster, UpstreamCallbacks& callbacks, milliseconds timeout)
+    : cluster_(cluster), callbacks_(callbacks), timeout_(cluster.loop(), [this] {
+        fail(504, "upstream_response_timeout");
+      }) {
+  if (timeout.count() > 0) timeout_.arm(timeout);
+  connection_ = cluster_.acquire();
+  connection_->attach(this);
+  if (connection_->connectFailed()) {
+    cluster_.loop().defer([this] { fail(503, "upstream_connect_error"); });
+  }
+}
+
+UpstreamRequest::~UpstreamRequest() {
+  if (connection_) {
+    connection_->detach();
+    cluster_.loop().deferDelete(std::move(connection_));  // mid-exchange: never reused
+  }
+}
+
+std::string UpstreamRequest::upstreamAddress() const { return connection_ ? connection_->address() : ""; }
+
+void UpstreamRequest::sendHeaders(const abi::Headers& headers, bool endOfStream) {
+  const std::string* method = abi::findHeader(headers, ":method");
+  method_ = method ? *method : "GET";
+  chunkedRequest_ = !endOfStream && !abi::findHeader(headers, "content-length");
+  std::string head = serializeRequestHead(headers, chunkedRequest_);
+  bufferevent_write(connection_->bev(), head.data(), head.size());
+  if (endOfStream) requestComplete_ = true;
+}
+
+void UpstreamRequest::sendData(std::string_view data, bool endOfStream) {
+  if (!connection_ || done_) return;
+  evbuffer* out = bufferevent_get_output(connection_->bev());
+  if (chunkedRequest_) {
+    std::string framed;
+    if (!data.empty()) http1::appendChunk(framed, data);
+    if (endOfStream) http1::appendLastChunk(framed);
+    evbuffer_add(out, framed.data(), framed.size());
+  } else {
+    evbuffer_add(out, data.data(), data.size());
+  }
+  if (endOfStream) requestComplete_ = true;
+}
+
+void UpstreamRequest::sendTrailers(const abi::Headers& trailers) {
+  if (!connection_ || done_) return;
+  std::string framed;
+  if (chunkedRequest_) {
+    framed = "0\r\n";
+    for (const auto& [k, v] : trailers) framed.append(k).append(": ").append(v).append("\r\n");
+    framed.append("\r\n");
+  }
+  bufferevent_write(connection_->bev(), framed.data(), framed.size());  // trailers need chunking
+  requestComplete_ = true;
+}
+
+void UpstreamRequest::readDisable(bool disable) {
+  if (!connection_) return;
+  if (disable) {
+    bufferevent_disable(connection_->bev(), EV_READ);
+  } else {
+    bufferevent_enable(connection_->bev(), EV_READ);
+  }
+}
+
+void UpstreamRequest::onConnected() {}
+
+void UpstreamRequest::onReadable() {
+  while (!done_ && processResponse()) {
+  }
+}
+
+// Handles what the input holds; true if it made progress and may make more.
+bool UpstreamRequest::processResponse() {
+  evbuffer* in = bufferevent_get_input(connection_->bev());
+  size_t available = evbuffer_get_length(in);
+  if (available == 0) return false;
+  if (!headersReceived_) {
+    size_t window = std::min(available, http1::ParserLimits{}.maxHeaderBytes + 1);
+    std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(window))), window);
+    http1::ResponseHead head;
+    http1::ParseResult parsed = http1::parseResponseHead(bytes, head, {}, method_);
+    if (parsed.isIncomplete()) {
+      if (window > http1::ParserLimits{}.maxHeaderBytes) fail(502, "upstream_headers_too_large");
+      return false;
+    }
+    if (parsed.isError()) {
+      fail(502, "upstream_malformed_response." + std::string(parsed.reason()));
+      return false;
+    }
+    if (head.status >= 100 && head.status < 200) {  // interim responses are not forwarded
+      evbuffer_drain(in, parsed.consumed);
+      return true;
+    }
+    headersReceived_ = true;
+    framing_ = head.framing;
+    remaining_ = framing_.length;
+    keepAlive_ = head.keepAlive;
+    abi::Headers headers = toAbiHeaders(head.headers, std::to_string(head.status), ":status");
+    evbuffer_drain(in, parsed.consumed);
+    bool endOfStream = !framing_.hasBody();
+    callbacks_.onUpstreamHeaders(static_cast<uint32_t>(head.status), std::move(headers), endOfStream);
+    if (endOfStream) finish();
+    return true;
+  }
+  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
+  switch (framing_.kind) {
+    case http1::BodyFraming::Kind::kContentLength: {
+      size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size()));
+      remaining_ -= take;
+      std::string chunk(bytes.substr(0, take));
+      evbuffer_drain(in, take);
+      callbacks_.onUpstreamData(chunk, remaining_ == 0);
+      if (remaining_ == 0) finish();
+      return !done_;
+    }
+    case http1::BodyFraming::Kind::kChunked: {
+      http1::ChunkedStep step = chunked_.decode(bytes);
+      if (step.status == http1::ChunkedStatus::kError) {
+        fail(502, "upstream_malformed_body." + std::string(step.reason()));
+        return false;
+      }
+      std::string data(step.data);
+      abi::Headers trailers;
+      if (step.status == http1::ChunkedStatus::kDone) trailers = toAbiHeaders(chunked_.trailers(), "", "");
+      evbuffer_drain(in, step.consumed);
+      if (step.status == http1::ChunkedStatus::kData) {
+        callbacks_.onUpstreamData(data, false);
+      } else if (step.status == http1::ChunkedStatus::kDone) {
+        if (trailers.empty()) {
+          callbacks_.onUpstreamData({}, true);
+        } else {
+          callbacks_.onUpstreamTrailers(std::move(trailers));
+        }
+        finish();
+      }
+      return step.status != http1::ChunkedStatus::kNeedMore && !done_;
+    }
+    default: {
+      std::string chunk(bytes);
+      evbuffer_drain(in, bytes.size());
+      callbacks_.onUpstreamData(chunk, false);
+      return false;
+    }
+  }
+}
+
+void UpstreamRequest::onClosed(bool beforeConnect) {
+  if (done_) return;
+  if (beforeConnect) {
+    fail(503, "upstream_connect_error");
+    return;
+  }
+  if (headersReceived_ && framing_.kind == http1::BodyFraming::Kind::kUntilClose) {
+    onReadable();  // whatever arrived with the close
+    done_ = true;
+    timeout_.cancel();
+    cluster_.loop().deferDelete(std::move(connection_));
+    callbacks_.onUpstreamData({}, true);
+    return;
+  }
+  fail(502, headersReceived_ ? "upstream_reset_after_response_started" : "upstream_reset_before_response_started");
+}
+
+void UpstreamRequest::fail(uint32_t status, std::string_view details) {
+  if (done_) return;
+  done_ = true;
+  timeout_.cancel();
+  if (connection_) {
+    connection_->detach();
+    cluster_.loop().deferDelete(std::move(connection_));
+  }
+  callbacks_.onUpstreamError(status, details);
+}
+
+void UpstreamRequest::finish() {
+  done_ = true;
+  timeout_.cancel();
+  if (!connection_) return;
+  bool reusable = keepAlive_ && requestComplete_ &&
+                  evbuffer_get_length(bufferevent_get_input(connection_->bev())) == 0;
+  if (reusable) {
+    cluster_.release(std::move(connection_));
+  } else {
+    connection_->detach();
+    cluster_.loop().deferDelete(std::move(connection_));
+  }
+}
+
+}  // namespace wasmgate::proxy
