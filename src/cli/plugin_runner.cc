@@ -129,8 +129,9 @@ class RequestDriver {
   void trapped(const Status& status) { report_.trap = status.message(); }
 
   // Runs a callback; answers callouts; decides whether the stream goes on.
+  // `trailersFollow`: a body callback's stop only buffers, since the trailers end the body (Envoy).
   template <typename F>
-  Outcome step(const char* name, abi::StreamType direction, F&& callback) {
+  Outcome step(const char* name, abi::StreamType direction, F&& callback, bool trailersFollow = false) {
     stream_.resumed_[static_cast<size_t>(direction)] = false;
     bool hadLocalResponse = stream_.localResponse_.has_value();
     auto result = callback();
@@ -140,7 +141,7 @@ class RequestDriver {
       return Outcome::kStop;
     }
     if (stream_.closed_ || (stream_.localResponse_ && !hadLocalResponse)) return Outcome::kStop;
-    bool stopped = isStop(*result);
+    bool stopped = isStop(*result) && !trailersFollow;
     if (stopped && !stream_.resumed_[static_cast<size_t>(direction)]) {
       report_.paused = name;
       return Outcome::kStop;
@@ -172,7 +173,7 @@ class RequestDriver {
       d.requestBody = *options_.requestBody;
       if (step("on_request_body", req, [&] {
             return vm_.onRequestBody(context_, static_cast<uint32_t>(d.requestBody.size()), !hasTrailers);
-          }) == Outcome::kStop) {
+          }, hasTrailers) == Outcome::kStop) {
         return false;
       }
     }
@@ -212,7 +213,7 @@ class RequestDriver {
       d.responseBody = *body;
       if (!proceed(step("on_response_body", resp, [&] {
             return vm_.onResponseBody(context_, static_cast<uint32_t>(d.responseBody.size()), !hasTrailers);
-          }))) {
+          }, hasTrailers))) {
         return false;
       }
     }

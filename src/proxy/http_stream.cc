@@ -210,7 +210,7 @@ void HttpStream::headersDone(Dir dir) {
     st.pending.clear();
     if (!pending.empty() || !st.trailers) runBody(dir, 0, std::move(pending), st.endSeen && !st.trailers);
     if (ended()) return;
-    if (st.trailers && !st.bodyStopAt) runTrailers(dir);
+    if (st.trailers) trailersArrived(dir);
   }
 }
 
@@ -264,7 +264,23 @@ void HttpStream::onRequestTrailers(abi::Headers trailers) {
   if (ended() || localReplying_) return;
   request_.endSeen = true;
   request_.trailers = std::move(trailers);
-  if (request_.headersDone && !request_.bodyStopAt) runTrailers(Dir::kRequest);
+  if (request_.headersDone) trailersArrived(Dir::kRequest);
+}
+
+// Trailers end a body a plugin was buffering: what it held moves on (as in Envoy), then the
+// trailers run through the chain.
+void HttpStream::trailersArrived(Dir dir) {
+  DirState& st = state(dir);
+  if (st.bodyStopAt) {
+    size_t pos = *st.bodyStopAt;
+    std::string buffered = std::move(st.bodyStopBuffer);
+    st.bodyStopBuffer.clear();
+    st.bodyStopAt.reset();
+    uint64_t generation = generation_;
+    runBody(dir, pos + 1, std::move(buffered), false);
+    if (ended() || generation != generation_ || st.bodyStopAt) return;
+  }
+  runTrailers(dir);
 }
 
 void HttpStream::runBody(Dir dir, size_t from, std::string chunk, bool endOfStream) {
@@ -359,9 +375,7 @@ void HttpStream::resume(size_t slot, Dir dir) {
     std::string buffered = std::move(st.bodyStopBuffer);
     st.bodyStopBuffer.clear();
     st.bodyStopAt.reset();
-    bool eos = st.bodyEndAtStop && !st.trailers;
-    runBody(dir, pos + 1, std::move(buffered), eos);
-    if (!ended() && st.bodyEndAtStop && st.trailers) runTrailers(dir);
+    runBody(dir, pos + 1, std::move(buffered), st.bodyEndAtStop && !st.trailers);
   }
 }
 
@@ -441,7 +455,7 @@ void HttpStream::onUpstreamTrailers(abi::Headers trailers) {
   if (ended() || localReplying_) return;
   response_.endSeen = true;
   response_.trailers = std::move(trailers);
-  if (response_.headersDone && !response_.bodyStopAt) runTrailers(Dir::kResponse);
+  if (response_.headersDone) trailersArrived(Dir::kResponse);
 }
 
 void HttpStream::onUpstreamError(uint32_t status, std::string_view details) {

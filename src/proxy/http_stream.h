@@ -84,6 +84,7 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
   void runHeaders(Dir dir, size_t from);
   void runBody(Dir dir, size_t from, std::string chunk, bool endOfStream);
   void runTrailers(Dir dir);
+  void trailersArrived(Dir dir);
   void headersDone(Dir dir);
   void bodyOut(Dir dir, std::string_view chunk, bool endOfStream);
   void trailersOut(Dir dir);
