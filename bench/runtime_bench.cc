@@ -1,0 +1,89 @@
+// The engine layer alone (runtime::WasmEngine, no Proxy-Wasm ABI): one host-to-Wasm call of a
+// trivial export, and one Wasm-to-host call of a trivial import.
+#include <chrono>
+
+#include "bench_util.h"
+
+namespace wasmgate::bench {
+namespace {
+
+using runtime::FuncType;
+using runtime::ValType;
+
+// Iterations of the guest's loop per call into it; the entry call's own cost is spread over these.
+constexpr uint32_t kHostcallsPerCall = 1000;
+
+Status hostInc(runtime::WasmInstance&, std::span<const uint64_t> args, uint64_t& result) {
+  result = static_cast<uint32_t>(args[0] + 1);
+  return Status::ok();
+}
+
+const runtime::HostFunctionTable& hostTable() {
+  static const runtime::HostFunctionTable table = [] {
+    runtime::HostFunctionTable t;
+    t.add({"env", "host_inc", FuncType{{ValType::kI32}, {ValType::kI32}}, hostInc});
+    return t;
+  }();
+  return table;
+}
+
+// An instance of runtime_calls.wasm; deadlineMs > 0 arms the watchdog on every outermost call.
+std::unique_ptr<runtime::WasmInstance> instantiate(benchmark::State& state, int64_t deadlineMs) {
+  static const runtime::CompiledModulePtr module = [] {
+    auto bytes = readFile(fixturePath("runtime_calls.wasm"));
+    if (!bytes) return runtime::CompiledModulePtr();
+    auto compiled = engine().compile(*bytes, runtime::CompileOptions{});
+    return compiled.isOk() ? *compiled : runtime::CompiledModulePtr();
+  }();
+  if (!module) {
+    state.SkipWithError("cannot compile runtime_calls.wasm");
+    return nullptr;
+  }
+  runtime::InstanceOptions options{std::chrono::milliseconds(deadlineMs)};
+  auto instance = engine().instantiate(module, hostTable(), options);
+  if (!instance.isOk()) {
+    state.SkipWithError(instance.status().toString().c_str());
+    return nullptr;
+  }
+  return std::move(instance).value();
+}
+
+const FuncType kI32ToI32{{ValType::kI32}, {ValType::kI32}};
+
+// One WasmInstance::call of (i32) -> i32 identity. Arg: the call deadline in ms (0: no watchdog).
+void BM_RuntimeCall(benchmark::State& state) {
+  auto instance = instantiate(state, state.range(0));
+  if (!instance) return;
+  auto fn = instance->function("identity", kI32ToI32);
+  if (!fn) return state.SkipWithError("no export identity");
+  uint64_t arg = 0, result = 0;
+  for (int i = 0; i < 20000; ++i)
+    (void)instance->call(*fn, std::span(&arg, 1), &result);  // tier-up
+  for (auto _ : state) {
+    ++arg;
+    Status status = instance->call(*fn, std::span(&arg, 1), &result);
+    if (!status.isOk() || result != (arg & 0xffffffffu)) return state.SkipWithError("bad call");
+    benchmark::DoNotOptimize(result);
+  }
+}
+BENCHMARK(BM_RuntimeCall)->ArgName("deadline_ms")->Arg(0)->Arg(1000);
+
+// One call of env.host_inc from the guest: the guest loops kHostcallsPerCall times per entry.
+void BM_RuntimeHostcall(benchmark::State& state) {
+  auto instance = instantiate(state, 0);
+  if (!instance) return;
+  auto fn = instance->function("call_host_loop", kI32ToI32);
+  if (!fn) return state.SkipWithError("no export call_host_loop");
+  uint64_t n = kHostcallsPerCall, result = 0;
+  // sum of (i + 1) for i = 1..n
+  const uint64_t expected = static_cast<uint32_t>(n * (n + 1) / 2 + n);
+  for (int i = 0; i < 50; ++i) (void)instance->call(*fn, std::span(&n, 1), &result);  // tier-up
+  while (state.KeepRunningBatch(kHostcallsPerCall)) {
+    Status status = instance->call(*fn, std::span(&n, 1), &result);
+    if (!status.isOk() || result != expected) return state.SkipWithError("bad hostcall loop");
+  }
+}
+BENCHMARK(BM_RuntimeHostcall);
+
+}  // namespace
+}  // namespace wasmgate::bench
