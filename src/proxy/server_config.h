@@ -86,8 +86,18 @@ struct AdminConfig {
   SocketAddress address{"127.0.0.1", 9901};
 };
 
+// How plugin modules are fetched (src/fetch).
+struct FetchConfig {
+  milliseconds timeout{10000};  // one HTTP(S) or OCI request
+  uint32_t attempts = 3;        // tries per module before giving up
+  std::string caFile;           // extra CA bundle (PEM) trusted for https:// and TLS registries
+  bool insecureSkipVerify = false;
+  std::string cacheDir;         // modules cached by digest; default $XDG_CACHE_HOME/wasmgate
+};
+
 struct ServerConfig {
   AdminConfig admin;
+  FetchConfig fetch;
   uint32_t workers = 0;  // 0: one per core
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
