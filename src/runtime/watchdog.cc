@@ -2,6 +2,21 @@
 
 namespace wasmgate::runtime {
 
+void Watchdog::Slot::arm(Clock::time_point deadline) {
+  state_.store(std::max<int64_t>(1, deadline.time_since_epoch().count()), std::memory_order_release);
+}
+
+bool Watchdog::Slot::disarm() {
+  while (true) {
+    int64_t state = state_.load(std::memory_order_acquire);
+    if (state == kFiring) {
+      std::this_thread::yield();  // the watchdog is interrupting this call right now
+      continue;
+    }
+    if (state_.compare_exchange_weak(state, kDisarmed, std::memory_order_acq_rel)) return state == kFired;
+  }
+}
+
 Watchdog::Watchdog() : thread_([this] { run(); }) {}
 
 Watchdog::~Watchdog() {
@@ -13,46 +28,29 @@ Watchdog::~Watchdog() {
   thread_.join();
 }
 
-uint64_t Watchdog::arm(Clock::time_point deadline, std::function<void()> onExpire) {
-  uint64_t token;
-  {
-    std::lock_guard lock(mutex_);
-    token = nextToken_++;
-    armed_.emplace(token, Entry{deadline, std::move(onExpire)});
-  }
-  wake_.notify_all();
-  return token;
+Watchdog::Slot* Watchdog::addSlot(std::function<void()> onExpire) {
+  std::lock_guard lock(mutex_);
+  Slot& slot = slots_.emplace_back();
+  slot.onExpire_ = std::move(onExpire);
+  return &slot;
 }
 
-bool Watchdog::disarm(uint64_t token) {
+void Watchdog::removeSlot(Slot* slot) {
   std::lock_guard lock(mutex_);
-  armed_.erase(token);
-  auto it = fired_.find(token);
-  if (it == fired_.end()) return false;
-  fired_.erase(it);
-  return true;
+  slots_.remove_if([slot](const Slot& s) { return &s == slot; });
 }
 
 void Watchdog::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    auto next = Clock::time_point::max();
-    for (const auto& [token, entry] : armed_) next = std::min(next, entry.deadline);
-    if (next == Clock::time_point::max()) {
-      wake_.wait(lock);
-      continue;
-    }
-    wake_.wait_until(lock, next);
-    auto now = Clock::now();
-    for (auto it = armed_.begin(); it != armed_.end();) {
-      if (it->second.deadline <= now) {
-        // Runs under the lock, so a concurrent disarm() either precedes it or sees `fired_`.
-        it->second.onExpire();
-        fired_[it->first] = true;
-        it = armed_.erase(it);
-      } else {
-        ++it;
-      }
+    wake_.wait_for(lock, kResolution);
+    int64_t now = Clock::now().time_since_epoch().count();
+    for (Slot& slot : slots_) {
+      int64_t state = slot.state_.load(std::memory_order_acquire);
+      if (state <= 0 || state > now) continue;
+      if (!slot.state_.compare_exchange_strong(state, Slot::kFiring, std::memory_order_acq_rel)) continue;
+      slot.onExpire_();
+      slot.state_.store(Slot::kFired, std::memory_order_release);
     }
   }
 }

@@ -1,11 +1,14 @@
-// A thread that interrupts guest calls running past their deadline.
+// A thread that interrupts guest calls running past their deadline. Arming and disarming are a
+// store and a compare-and-swap on the caller's own slot: no lock and no wake-up on the call path;
+// the watchdog thread scans the slots every few milliseconds.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <list>
 #include <mutex>
 #include <thread>
 
@@ -14,28 +17,37 @@ namespace wasmgate::runtime {
 class Watchdog {
  public:
   using Clock = std::chrono::steady_clock;
+  // How late past its deadline a call may be interrupted.
+  static constexpr std::chrono::milliseconds kResolution{5};
+
+  class Slot {
+   public:
+    void arm(Clock::time_point deadline);
+    // True if the deadline fired (onExpire ran). After this returns onExpire is not running.
+    bool disarm();
+
+   private:
+    friend class Watchdog;
+    static constexpr int64_t kDisarmed = 0, kFiring = -1, kFired = -2;
+    std::atomic<int64_t> state_{kDisarmed};  // > 0: the deadline, in clock ticks
+    std::function<void()> onExpire_;
+  };
+
   Watchdog();
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  // Calls `onExpire` from the watchdog thread if `disarm(token)` has not happened by `deadline`.
-  uint64_t arm(Clock::time_point deadline, std::function<void()> onExpire);
-  // Returns true if the deadline had already fired. After this returns, onExpire never runs.
-  bool disarm(uint64_t token);
+  // One slot per instance; `onExpire` runs on the watchdog thread.
+  Slot* addSlot(std::function<void()> onExpire);
+  void removeSlot(Slot* slot);
 
  private:
-  struct Entry {
-    Clock::time_point deadline;
-    std::function<void()> onExpire;
-  };
   void run();
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<uint64_t, Entry> armed_;
-  std::map<uint64_t, bool> fired_;
-  uint64_t nextToken_ = 1;
+  std::list<Slot> slots_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -57,9 +57,12 @@ class V8Instance final : public WasmInstance {
     v8::Isolate::CreateParams params;
     params.array_buffer_allocator = allocator;
     isolate_ = v8::Isolate::New(params);
+    v8::Isolate* isolate = isolate_;
+    watchSlot_ = watchdog_.addSlot([isolate] { isolate->TerminateExecution(); });
   }
 
   ~V8Instance() override {
+    watchdog_.removeSlot(watchSlot_);
     {
       v8::Locker locker(isolate_);
       exportFunctions_.clear();
@@ -111,6 +114,7 @@ class V8Instance final : public WasmInstance {
 
   std::shared_ptr<const V8CompiledModule> module_;
   Watchdog& watchdog_;
+  Watchdog::Slot* watchSlot_ = nullptr;
   InstanceOptions options_;
   v8::Isolate* isolate_ = nullptr;
   v8::Global<v8::Context> context_;
@@ -292,15 +296,11 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
   }
 
   bool outermost = callDepth_++ == 0;
-  uint64_t watchToken = 0;
-  if (outermost && options_.callDeadline.count() > 0) {
-    v8::Isolate* isolate = isolate_;
-    watchToken = watchdog_.arm(Watchdog::Clock::now() + options_.callDeadline,
-                               [isolate] { isolate->TerminateExecution(); });
-  }
+  bool watched = outermost && options_.callDeadline.count() > 0;
+  if (watched) watchSlot_->arm(Watchdog::Clock::now() + options_.callDeadline);
   v8::MaybeLocal<v8::Value> returned = exportFunctions_[fn].Get(isolate_)->Call(
       context, context->Global(), static_cast<int>(args.size()), argv);
-  bool deadlineFired = watchToken != 0 && watchdog_.disarm(watchToken);
+  bool deadlineFired = watched && watchSlot_->disarm();
   --callDepth_;
   invalidateMemory();
 
