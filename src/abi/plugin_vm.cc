@@ -196,6 +196,7 @@ Status PluginVm::fail(Status status) {
 
 Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context, std::initializer_list<uint64_t> args,
                                   uint64_t fallback, Frame frame) {
+  lastLocalResponseSent_ = false;
   if (failed()) return failure_;
   const auto& handle = exports_[static_cast<size_t>(cb)];
   if (!handle) return fallback;

@@ -93,6 +93,7 @@ class V8Instance final : public WasmInstance {
   }
 
   Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) override;
+  Status callEntered(FunctionHandle fn, const FuncType& type, std::span<const uint64_t> args, uint64_t* result);
 
   std::span<uint8_t> memory() override {
     if (!memoryValid_) refreshMemory();
@@ -279,11 +280,19 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
   if (args.size() != type.params.size()) {
     return errorStatus(StatusCode::kBadArgument, "wrong argument count");
   }
+  if (callDepth_ > 0) return callEntered(fn, type, args, result);  // from a host function: entered
   v8::Locker locker(isolate_);
   v8::Isolate::Scope isolateScope(isolate_);
   v8::HandleScope handles(isolate_);
-  v8::Local<v8::Context> context = context_.Get(isolate_);
-  v8::Context::Scope contextScope(context);
+  v8::Context::Scope contextScope(context_.Get(isolate_));
+  return callEntered(fn, type, args, result);
+}
+
+// The call itself, with the isolate locked and entered and the context entered on this thread.
+Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type, std::span<const uint64_t> args,
+                               uint64_t* result) {
+  v8::HandleScope handles(isolate_);
+  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
 
   v8::Local<v8::Value> argv[16];
