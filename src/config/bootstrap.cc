@@ -73,18 +73,22 @@ class BootstrapParser {
     Result<MapField> map =
         root.map({"admin", "workers", "listeners", "clusters", "plugins", "plugin_dirs"});
     if (!map.isOk()) return map.status();
-    if (std::optional<Field> admin = map->get("admin")) WASMGATE_RETURN_IF_ERROR(parseAdmin(*admin));
+    WASMGATE_RETURN_IF_ERROR(parseSection(*map, "admin", &BootstrapParser::parseAdmin));
     WASMGATE_RETURN_IF_ERROR(map->readInt("workers", config_.workers, 0, kMaxWorkers));
-    if (std::optional<Field> f = map->get("clusters")) WASMGATE_RETURN_IF_ERROR(parseClusters(*f));
-    if (std::optional<Field> f = map->get("listeners")) WASMGATE_RETURN_IF_ERROR(parseListeners(*f));
+    WASMGATE_RETURN_IF_ERROR(parseSection(*map, "clusters", &BootstrapParser::parseClusters));
+    WASMGATE_RETURN_IF_ERROR(parseSection(*map, "listeners", &BootstrapParser::parseListeners));
     WASMGATE_RETURN_IF_ERROR(checkClusterRefs());
     WASMGATE_RETURN_IF_ERROR(checkAddresses());
-    if (std::optional<Field> f = map->get("plugins")) WASMGATE_RETURN_IF_ERROR(parsePlugins(*f));
-    if (std::optional<Field> f = map->get("plugin_dirs")) {
-      WASMGATE_RETURN_IF_ERROR(parsePluginDirs(*f));
-    }
+    WASMGATE_RETURN_IF_ERROR(parseSection(*map, "plugins", &BootstrapParser::parsePlugins));
+    WASMGATE_RETURN_IF_ERROR(parseSection(*map, "plugin_dirs", &BootstrapParser::parsePluginDirs));
     config_.plugins = orderPlugins(std::move(config_.plugins));
     return Status::ok();
+  }
+
+  using SectionParser = Status (BootstrapParser::*)(const Field&);
+  Status parseSection(const MapField& map, std::string_view key, SectionParser parse) {
+    std::optional<Field> field = map.get(key);
+    return field ? (this->*parse)(*field) : Status::ok();
   }
 
   Status parseAdmin(const Field& field) {
@@ -150,7 +154,8 @@ class BootstrapParser {
     if (c.connectTimeout.count() == 0) {
       return map->get("connect_timeout")->error("must be more than 0");
     }
-    WASMGATE_RETURN_IF_ERROR(map->readEnum<ClusterConfig::Protocol>("protocol", c.protocol, kProtocols));
+    WASMGATE_RETURN_IF_ERROR(
+        map->readEnum<ClusterConfig::Protocol>("protocol", c.protocol, kProtocols));
     WASMGATE_RETURN_IF_ERROR(map->readInt("max_idle_connections_per_worker",
                                           c.maxIdleConnectionsPerWorker, 0, kMaxIdleConnections));
     return c;
@@ -168,8 +173,8 @@ class BootstrapParser {
   }
 
   Result<ListenerConfig> parseListener(const Field& item) {
-    Result<MapField> map = item.map({"name", "type", "address", "routes", "cluster",
-                                     "idle_timeout", "request_headers_timeout"});
+    Result<MapField> map = item.map({"name", "type", "address", "routes", "cluster", "idle_timeout",
+                                     "request_headers_timeout"});
     if (!map.isOk()) return map.status();
     ListenerConfig l;
     Result<std::string> name = readUniqueName(*map, listenerNames_, "listener");
@@ -184,22 +189,31 @@ class BootstrapParser {
     addresses_.push_back({*address, l.name});
     WASMGATE_RETURN_IF_ERROR(map->readDuration("idle_timeout", l.idleTimeout));
     WASMGATE_RETURN_IF_ERROR(map->readDuration("request_headers_timeout", l.requestHeadersTimeout));
-    if (l.type == ListenerConfig::Type::kTcp) {
-      if (const MapField::Entry* routes = map->find("routes")) {
-        return routes->keyField.error("only an http listener has routes; a tcp listener has a cluster");
-      }
-      Result<Field> cluster = map->require("cluster");
-      if (!cluster.isOk()) return cluster.status();
-      Result<std::string> clusterName = cluster->string();
-      if (!clusterName.isOk()) return clusterName.status();
-      clusterRefs_.push_back({*cluster, *clusterName});
-      l.cluster = std::move(*clusterName);
-      return l;
+    WASMGATE_RETURN_IF_ERROR(l.type == ListenerConfig::Type::kTcp ? parseTcpTarget(*map, l)
+                                                                  : parseHttpRoutes(*map, l));
+    return l;
+  }
+
+  Status parseTcpTarget(const MapField& map, ListenerConfig& l) {
+    if (const MapField::Entry* routes = map.find("routes")) {
+      return routes->keyField.error(
+          "only an http listener has routes; a tcp listener has a cluster");
     }
-    if (const MapField::Entry* cluster = map->find("cluster")) {
-      return cluster->keyField.error("only a tcp listener has a cluster; an http listener has routes");
+    Result<Field> cluster = map.require("cluster");
+    if (!cluster.isOk()) return cluster.status();
+    Result<std::string> name = cluster->string();
+    if (!name.isOk()) return name.status();
+    clusterRefs_.push_back({*cluster, *name});
+    l.cluster = std::move(*name);
+    return Status::ok();
+  }
+
+  Status parseHttpRoutes(const MapField& map, ListenerConfig& l) {
+    if (const MapField::Entry* cluster = map.find("cluster")) {
+      return cluster->keyField.error(
+          "only a tcp listener has a cluster; an http listener has routes");
     }
-    Result<Field> routes = map->require("routes");
+    Result<Field> routes = map.require("routes");
     if (!routes.isOk()) return routes.status();
     Result<std::vector<Field>> list = routes->list();
     if (!list.isOk()) return list.status();
@@ -209,14 +223,16 @@ class BootstrapParser {
       if (!route.isOk()) return route.status();
       l.routes.push_back(std::move(*route));
     }
-    return l;
+    return Status::ok();
   }
 
   Status parseMatch(const Field& field, RouteConfig& r) {
     Result<MapField> match = field.map({"prefix", "path", "authority"});
     if (!match.isOk()) return match.status();
     WASMGATE_RETURN_IF_ERROR(match->readString("prefix", r.prefix));
-    if (!r.prefix.empty() && r.prefix[0] != '/') return match->get("prefix")->error("must start with /");
+    if (!r.prefix.empty() && r.prefix[0] != '/') {
+      return match->get("prefix")->error("must start with /");
+    }
     if (std::optional<Field> path = match->get("path")) {
       Result<std::string> p = path->string();
       if (!p.isOk()) return p.status();
@@ -242,7 +258,9 @@ class BootstrapParser {
     WASMGATE_RETURN_IF_ERROR(parseMatch(*match, r));
     std::optional<Field> cluster = map->get("cluster");
     std::optional<Field> direct = map->get("direct_response");
-    if (cluster && direct) return direct->error("a route has either a cluster or a direct_response");
+    if (cluster && direct) {
+      return direct->error("a route has either a cluster or a direct_response");
+    }
     if (!cluster && !direct) return item.error("needs a cluster or a direct_response");
     if (cluster) {
       Result<std::string> name = cluster->string();
@@ -325,8 +343,9 @@ class BootstrapParser {
   proxy::ServerConfig config_;
   std::map<std::string, Named> clusterNames_;
   std::map<std::string, Named> listenerNames_;
-  std::vector<std::pair<Field, std::string>> clusterRefs_;  // where a cluster is named, and the name
-  std::vector<std::pair<Field, std::string>> addresses_;    // listener addresses and listener names
+  std::vector<std::pair<Field, std::string>>
+      clusterRefs_;                                       // where a cluster is named, and the name
+  std::vector<std::pair<Field, std::string>> addresses_;  // listener addresses and listener names
   detail::Warnings warnings_;
   detail::PluginNames pluginNames_;
 };
@@ -346,9 +365,13 @@ Result<proxy::ServerConfig> parseBootstrap(std::string_view yamlText, const std:
 
 Result<proxy::ServerConfig> loadBootstrap(const std::string& path,
                                           std::vector<std::string>* warnings) {
-  Result<std::string> text = detail::readConfigFile(path);
-  if (!text.isOk()) return text.status();
-  return parseBootstrap(*text, path, fs::path(path).parent_path().string(), warnings);
+  try {
+    Result<std::string> text = detail::readConfigFile(path);
+    if (!text.isOk()) return text.status();
+    return parseBootstrap(*text, path, fs::path(path).parent_path().string(), warnings);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, path + ": " + e.what());
+  }
 }
 
 }  // namespace wasmgate::config

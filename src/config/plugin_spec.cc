@@ -18,6 +18,7 @@ using proxy::PluginPhase;
 using proxy::PluginType;
 
 // Istio's WasmPlugin spec fields, then wasmgate's extensions.
+// clang-format off
 constexpr std::array<std::string_view, 20> kSpecKeys = {
     "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
     "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy",
@@ -26,6 +27,7 @@ constexpr std::array<std::string_view, 21> kInlineKeys = {
     "name", "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy",
     "imagePullSecret", "verificationKey", "pluginConfig", "pluginName", "phase", "priority",
     "failStrategy", "vmConfig", "match", "type", "logOnly", "limits", "allowed_hostcalls", "vm_id"};
+// clang-format on
 
 struct IgnoredKey {
   std::string_view key;
@@ -96,9 +98,8 @@ std::string absoluteFile(std::string_view path, const std::string& baseDir) {
 void warnIgnoredKeys(const MapField& spec, Warnings& warnings) {
   for (const IgnoredKey& ignored : kIgnoredKeys) {
     if (const MapField::Entry* e = spec.find(ignored.key)) {
-      warnings.add(std::string(ignored.key),
-                   e->keyField.location() + ": " + e->keyField.path() + ": ignored (" +
-                       std::string(ignored.why) + ")");
+      warnings.add(std::string(ignored.key), e->keyField.location() + ": " + e->keyField.path() +
+                                                 ": ignored (" + std::string(ignored.why) + ")");
     }
   }
 }
@@ -154,9 +155,10 @@ Status readMatch(const MapField& spec, PluginConfig& out, Warnings& warnings) {
     Mode mode = Mode::kUndefined;
     WASMGATE_RETURN_IF_ERROR(sel->readEnum<Mode>("mode", mode, kModes));
     if (mode == Mode::kServer) {
-      warnings.add("match.mode.SERVER",
-                   item.location() + ": " + item.path() +
-                       ".mode: SERVER is treated as CLIENT_AND_SERVER (wasmgate has one direction)");
+      warnings.add(
+          "match.mode.SERVER",
+          item.location() + ": " + item.path() +
+              ".mode: SERVER is treated as CLIENT_AND_SERVER (wasmgate has one direction)");
     }
     std::optional<Field> portsField = sel->get("ports");
     if (!portsField) {
@@ -217,7 +219,8 @@ Status readName(const Field& nameField, SpecContext& ctx, PluginConfig& out) {
   Result<std::string> name = nameField.string();
   if (!name.isOk()) return name.status();
   if (!validPluginName(*name)) {
-    return nameField.error("\"" + *name + "\" is not a plugin name (1 to 253 of A-Z a-z 0-9 . _ -)");
+    return nameField.error("\"" + *name +
+                           "\" is not a plugin name (1 to 253 of A-Z a-z 0-9 . _ -)");
   }
   WASMGATE_RETURN_IF_ERROR(ctx.names.claim(nameField, *name, out.source));
   out.name = std::move(*name);
@@ -239,7 +242,8 @@ Status readModule(const MapField& spec, const std::string& baseDir, PluginConfig
     out.sha256 = std::move(*text);
   }
   std::string_view policy;
-  WASMGATE_RETURN_IF_ERROR(spec.readEnum<std::string_view>("imagePullPolicy", policy, kPullPolicies));
+  WASMGATE_RETURN_IF_ERROR(
+      spec.readEnum<std::string_view>("imagePullPolicy", policy, kPullPolicies));
   out.imagePullPolicy = effectivePullPolicy(out.url, std::string(policy));
   return Status::ok();
 }
@@ -292,8 +296,8 @@ std::vector<std::string> Warnings::lines() const {
 
 bool validPluginName(std::string_view name) {
   return !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -337,7 +341,9 @@ std::string effectivePullPolicy(const std::string& url, const std::string& expli
 Status PluginNames::claim(const Field& nameField, const std::string& name,
                           const std::string& source) {
   auto [it, inserted] = sources_.emplace(name, source);
-  if (!inserted) return nameField.error("plugin \"" + name + "\" is already defined at " + it->second);
+  if (!inserted) {
+    return nameField.error("plugin \"" + name + "\" is already defined at " + it->second);
+  }
   return Status::ok();
 }
 

@@ -19,10 +19,12 @@ using detail::MapField;
 constexpr std::array<std::string_view, 2> kApiVersions = {"extensions.istio.io/v1alpha1",
                                                           "extensions.istio.io/v1beta1"};
 // Kubernetes ObjectMeta: only name is read; the others are accepted as kubectl writes them.
+// clang-format off
 constexpr std::array<std::string_view, 15> kMetadataKeys = {
     "name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName",
     "finalizers", "ownerReferences", "managedFields", "selfLink"};
+// clang-format on
 
 Status checkResourceType(const MapField& doc) {
   Result<Field> apiVersion = doc.require("apiVersion");
@@ -103,12 +105,13 @@ Status loadPluginDirInto(const std::string& dir, Warnings& warnings, PluginNames
     std::error_code typeEc;
     if (isManifestFile(it->path()) && it->is_regular_file(typeEc)) files.push_back(it->path());
     if (files.size() > kMaxPluginDirFiles) {
-      return Status(StatusCode::kBadArgument, dir + ": more than " +
-                                                  std::to_string(kMaxPluginDirFiles) +
-                                                  " manifest files");
+      return Status(StatusCode::kBadArgument,
+                    dir + ": more than " + std::to_string(kMaxPluginDirFiles) + " manifest files");
     }
   }
-  if (ec) return Status(StatusCode::kBadArgument, dir + ": cannot read plugin folder: " + ec.message());
+  if (ec) {
+    return Status(StatusCode::kBadArgument, dir + ": cannot read plugin folder: " + ec.message());
+  }
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   SpecContext ctx{dir, warnings, names};
@@ -160,20 +163,23 @@ Result<PluginSet> loadPluginDir(const std::string& dir) {
 std::vector<proxy::PluginConfig> orderPlugins(std::vector<proxy::PluginConfig> plugins) {
   auto phaseRank = [](proxy::PluginPhase phase) {
     switch (phase) {
-      case proxy::PluginPhase::kAuthn: return 0;
-      case proxy::PluginPhase::kAuthz: return 1;
-      case proxy::PluginPhase::kStats: return 2;
-      case proxy::PluginPhase::kUnspecified: return 3;
+      case proxy::PluginPhase::kAuthn:
+        return 0;
+      case proxy::PluginPhase::kAuthz:
+        return 1;
+      case proxy::PluginPhase::kStats:
+        return 2;
+      case proxy::PluginPhase::kUnspecified:
+        return 3;
     }
     return 3;
   };
-  std::stable_sort(plugins.begin(), plugins.end(),
-                   [&](const proxy::PluginConfig& a, const proxy::PluginConfig& b) {
-                     return std::make_tuple(phaseRank(a.phase), -int64_t{a.priority},
-                                            std::string_view(a.name)) <
-                            std::make_tuple(phaseRank(b.phase), -int64_t{b.priority},
-                                            std::string_view(b.name));
-                   });
+  std::stable_sort(
+      plugins.begin(), plugins.end(),
+      [&](const proxy::PluginConfig& a, const proxy::PluginConfig& b) {
+        return std::make_tuple(phaseRank(a.phase), -int64_t{a.priority}, std::string_view(a.name)) <
+               std::make_tuple(phaseRank(b.phase), -int64_t{b.priority}, std::string_view(b.name));
+      });
   return plugins;
 }
 

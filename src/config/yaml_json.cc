@@ -19,13 +19,27 @@ void appendJsonString(std::string& out, std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
         default:
           if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             out += "\\u00";
@@ -110,8 +124,7 @@ class JsonWriter {
  public:
   Status write(const Field& f) {
     if (out_.size() > kMaxPluginConfigJsonBytes) {
-      return f.error("larger than " + std::to_string(kMaxPluginConfigJsonBytes) +
-                     " bytes as JSON");
+      return f.error("larger than " + std::to_string(kMaxPluginConfigJsonBytes) + " bytes as JSON");
     }
     if (f.node().IsMap()) return writeObject(f);
     if (f.node().IsSequence()) return writeArray(f);
@@ -123,14 +136,20 @@ class JsonWriter {
   Status writeScalar(const Field& f) {
     ScalarValue v = resolveScalar(f.node());
     switch (v.kind) {
-      case ScalarValue::Kind::kNull: out_ += "null"; break;
-      case ScalarValue::Kind::kBool: out_ += v.boolean ? "true" : "false"; break;
+      case ScalarValue::Kind::kNull:
+        out_ += "null";
+        break;
+      case ScalarValue::Kind::kBool:
+        out_ += v.boolean ? "true" : "false";
+        break;
       case ScalarValue::Kind::kInt:
       case ScalarValue::Kind::kFloat:
         if (!std::isfinite(v.number)) return f.error(v.text + " cannot be written as JSON");
         appendJsonNumber(out_, v.number);
         break;
-      case ScalarValue::Kind::kString: appendJsonString(out_, v.text); break;
+      case ScalarValue::Kind::kString:
+        appendJsonString(out_, v.text);
+        break;
     }
     return Status::ok();
   }
@@ -152,10 +171,14 @@ class JsonWriter {
   static Result<std::string> keyText(const MapField::Entry& e) {
     ScalarValue k = resolveScalar(e.keyField.node());
     switch (k.kind) {
-      case ScalarValue::Kind::kNull: return e.keyField.error("a null key cannot be written as JSON");
-      case ScalarValue::Kind::kBool: return std::string(k.boolean ? "true" : "false");
-      case ScalarValue::Kind::kInt: return std::to_string(k.integer);
-      default: return e.key;
+      case ScalarValue::Kind::kNull:
+        return e.keyField.error("a null key cannot be written as JSON");
+      case ScalarValue::Kind::kBool:
+        return std::string(k.boolean ? "true" : "false");
+      case ScalarValue::Kind::kInt:
+        return std::to_string(k.integer);
+      default:
+        return e.key;
     }
   }
 
@@ -204,7 +227,9 @@ Result<std::string> yamlToJson(const Field& value) {
 
 Result<std::string> pluginConfigJson(const Field& pluginConfig) {
   if (pluginConfig.isNull()) return std::string();
-  if (!pluginConfig.isMap()) return pluginConfig.error("expected a mapping, got " + pluginConfig.describe());
+  if (!pluginConfig.isMap()) {
+    return pluginConfig.error("expected a mapping, got " + pluginConfig.describe());
+  }
   if (pluginConfig.node().size() == 0) return std::string();
   return yamlToJson(pluginConfig);
 }

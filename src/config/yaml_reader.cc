@@ -3,13 +3,13 @@
 #include <arpa/inet.h>
 
 #include <array>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
-#include <filesystem>
 
 #include "config/limits.h"
 
@@ -164,8 +164,8 @@ ScalarValue resolveScalar(const YAML::Node& node) {
   if (matchesAny(s, {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})) {
     out.kind = ScalarValue::Kind::kBool;
     out.boolean = true;
-  } else if (matchesAny(s, {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off",
-                            "OFF"})) {
+  } else if (matchesAny(
+                 s, {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})) {
     out.kind = ScalarValue::Kind::kBool;
   } else if (matchesAny(s, {"", "~", "null", "Null", "NULL"})) {
     out.kind = ScalarValue::Kind::kNull;
@@ -272,9 +272,13 @@ Field Field::root(const std::string& file, const YAML::Node& node) {
   return Field(file, node, "", lineOf(node, 1));
 }
 
-std::string Field::location() const { return *file_ + ":" + std::to_string(line_); }
+std::string Field::location() const {
+  return *file_ + ":" + std::to_string(line_);
+}
 
-Status Field::error(std::string_view what) const { return fieldError(*file_, line_, path_, what); }
+Status Field::error(std::string_view what) const {
+  return fieldError(*file_, line_, path_, what);
+}
 
 std::string Field::describe() const {
   if (isNull()) return "null";
@@ -352,7 +356,9 @@ Result<MapField> Field::map(std::span<const std::string_view> knownKeys) const {
   return mapImpl(&knownKeys);
 }
 
-Result<MapField> Field::anyMap() const { return mapImpl(nullptr); }
+Result<MapField> Field::anyMap() const {
+  return mapImpl(nullptr);
+}
 
 Result<MapField> Field::mapImpl(const std::span<const std::string_view>* knownKeys) const {
   if (!node_.IsMap()) return error("expected a mapping, got " + describe());
@@ -363,7 +369,9 @@ Result<MapField> Field::mapImpl(const std::span<const std::string_view>* knownKe
     YAML::Node key = it->first;
     YAML::Node value = it->second;
     Field keyField(*file_, key, path_, lineOf(key, line_));
-    if (!key.IsScalar()) return keyField.error("a key must be a string, got " + keyField.describe());
+    if (!key.IsScalar()) {
+      return keyField.error("a key must be a string, got " + keyField.describe());
+    }
     std::string name = key.Scalar();
     keyField = Field(*file_, key, childPath(path_, name), keyField.line());
     if (!seen.insert(name).second) return keyField.error("repeated key");
@@ -455,8 +463,8 @@ Result<std::string> readConfigFile(const std::string& path) {
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxConfigFileBytes) {
-      return Status(StatusCode::kBadArgument, path + ": larger than " +
-                                                  std::to_string(kMaxConfigFileBytes) + " bytes");
+      return Status(StatusCode::kBadArgument,
+                    path + ": larger than " + std::to_string(kMaxConfigFileBytes) + " bytes");
     }
   }
   if (in.bad()) return Status(StatusCode::kBadArgument, path + ": cannot read");

@@ -69,8 +69,8 @@ class Field {
   // "file:line: path: what".
   Status error(std::string_view what) const;
 
-  Result<std::string> string() const;  // any scalar, as written
-  Result<bool> boolean() const;        // a plain boolean
+  Result<std::string> string() const;                       // any scalar, as written
+  Result<bool> boolean() const;                             // a plain boolean
   Result<int64_t> integer(int64_t min, int64_t max) const;  // a plain integer in [min, max]
   Result<std::chrono::milliseconds> duration() const;
   Result<proxy::SocketAddress> address(bool allowPortZero) const;

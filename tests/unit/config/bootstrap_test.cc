@@ -389,12 +389,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "listeners: [{name: \"a b\", type: tcp, address: 127.0.0.1:80, cluster: c}]\n",
                   "b.yaml:1: listeners[0].name: \"a b\" is not a name (1 to 253 of A-Z a-z 0-9 . _ "
                   "-)"},
-        ErrorCase{"InlinePluginBadPhase", "plugins:\n  - name: p\n    url: p.wasm\n    phase: AUTH\n",
+        ErrorCase{"InlinePluginBadPhase",
+                  "plugins:\n  - name: p\n    url: p.wasm\n    phase: AUTH\n",
                   "b.yaml:4: plugins[0].phase: \"AUTH\" is not one of UNSPECIFIED_PHASE, AUTHN, "
                   "AUTHZ, STATS"},
         ErrorCase{"InlinePluginWithoutName", "plugins:\n  - url: p.wasm\n",
                   "b.yaml:2: plugins[0].name: missing required field"},
-        ErrorCase{"InlinePluginUnknownField", "plugins:\n  - name: p\n    url: p.wasm\n    log_only: true\n",
+        ErrorCase{"InlinePluginUnknownField",
+                  "plugins:\n  - name: p\n    url: p.wasm\n    log_only: true\n",
                   "b.yaml:4: plugins[0].log_only: unknown field"},
         ErrorCase{"DuplicateInlinePlugins",
                   "plugins:\n  - {name: p, url: a.wasm}\n  - {name: p, url: b.wasm}\n",
@@ -403,7 +405,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "b.yaml:3: a bootstrap is one YAML document"},
         ErrorCase{"Empty", "# nothing\n", "b.yaml: the bootstrap is empty"},
         ErrorCase{"RootNotAMapping", "- a\n", "b.yaml:1: expected a mapping, got a list"},
-        ErrorCase{"InvalidYaml", "listeners: [\n", "b.yaml:2: invalid YAML: end of sequence flow not found"}),
+        ErrorCase{"InvalidYaml", "listeners: [\n",
+                  "b.yaml:2: invalid YAML: end of sequence flow not found"}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) { return std::string(info.param.name); });
 
 TEST(Bootstrap, MissingPluginDirNamesTheResolvedFolder) {
@@ -417,8 +420,9 @@ TEST(Bootstrap, MissingPluginDirNamesTheResolvedFolder) {
 TEST(Bootstrap, PluginNamesAreUniqueAcrossInlineAndManifests) {
   TempDir dir;
   dir.write("plugins.d/p.yaml", kDesignManifest);
-  Result<proxy::ServerConfig> r = parseBootstrap(
-      "plugins: [{name: deny-admin, url: x.wasm}]\nplugin_dirs: [plugins.d]\n", "b.yaml", dir.path());
+  Result<proxy::ServerConfig> r =
+      parseBootstrap("plugins: [{name: deny-admin, url: x.wasm}]\nplugin_dirs: [plugins.d]\n",
+                     "b.yaml", dir.path());
   ASSERT_FALSE(r.isOk());
   EXPECT_EQ(r.status().message(), dir / "plugins.d/p.yaml" +
                                       ":3: metadata.name: plugin \"deny-admin\" is already "
@@ -427,9 +431,11 @@ TEST(Bootstrap, PluginNamesAreUniqueAcrossInlineAndManifests) {
 
 TEST(Bootstrap, ABadManifestInAPluginDirRefusesTheBootstrap) {
   TempDir dir;
-  dir.write("plugins.d/p.yaml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                                "metadata: {name: p}\nspec: {url: p.wasm, phase: LATE}\n");
-  Result<proxy::ServerConfig> r = parseBootstrap("plugin_dirs: [plugins.d]\n", "b.yaml", dir.path());
+  dir.write("plugins.d/p.yaml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata: {name: p}\nspec: {url: p.wasm, phase: LATE}\n");
+  Result<proxy::ServerConfig> r =
+      parseBootstrap("plugin_dirs: [plugins.d]\n", "b.yaml", dir.path());
   ASSERT_FALSE(r.isOk());
   EXPECT_EQ(r.status().message(), dir / "plugins.d/p.yaml" +
                                       ":4: spec.phase: \"LATE\" is not one of UNSPECIFIED_PHASE, "

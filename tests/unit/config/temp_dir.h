@@ -13,7 +13,8 @@ namespace wasmgate::config::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wasmgate-config-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "wasmgate-config-XXXXXX").string();
     path_ = mkdtemp(pattern.data()) ? pattern : "";
     EXPECT_FALSE(path_.empty());
   }

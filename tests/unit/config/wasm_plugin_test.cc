@@ -137,9 +137,9 @@ TEST(WasmPluginManifest, OciPluginWithPullSettingsAndEnvironment) {
   EXPECT_EQ(p.imagePullPolicy, "IfNotPresent");  // explicit, though the tag is latest
   EXPECT_EQ(p.configuration, R"({"openid_realm":"ingress","openid_server":"authn"})");
   // HOST variables come from the proxy's environment; one the proxy lacks is left out.
-  EXPECT_EQ(p.environment, (std::vector<std::pair<std::string, std::string>>{
-                               {"WASMGATE_TEST_POD_NAME", "gateway-7f9"},
-                               {"TRUST_DOMAIN", "cluster.local"}}));
+  EXPECT_EQ(p.environment,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"WASMGATE_TEST_POD_NAME", "gateway-7f9"}, {"TRUST_DOMAIN", "cluster.local"}}));
   EXPECT_EQ(r->warnings, (std::vector<std::string>{
                              "p.yaml:9: spec.selector: ignored (Kubernetes only; a plugin applies "
                              "to every listener of its type)",
@@ -170,8 +170,10 @@ TEST(WasmPluginManifest, SeveralDocumentsInFileOrderThenIstioOrder) {
 
 TEST(WasmPluginManifest, PullPolicyDefaultsAsIstio) {
   auto policyOf = [](const std::string& url) {
-    Result<PluginSet> r = parse("apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                                "metadata: {name: p}\nspec: {url: \"" + url + "\"}\n");
+    Result<PluginSet> r = parse(
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+        "metadata: {name: p}\nspec: {url: \"" +
+        url + "\"}\n");
     EXPECT_TRUE(r.isOk()) << r.status().toString();
     return r.isOk() ? r->plugins.at(0).imagePullPolicy : "";
   };
@@ -184,8 +186,10 @@ TEST(WasmPluginManifest, PullPolicyDefaultsAsIstio) {
 
 TEST(WasmPluginManifest, UrlsResolveAgainstTheBaseFolder) {
   auto urlOf = [](const std::string& url) {
-    Result<PluginSet> r = parse("apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                                "metadata: {name: p}\nspec: {url: \"" + url + "\"}\n");
+    Result<PluginSet> r = parse(
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+        "metadata: {name: p}\nspec: {url: \"" +
+        url + "\"}\n");
     EXPECT_TRUE(r.isOk()) << r.status().toString();
     return r.isOk() ? r->plugins.at(0).url : "";
   };
@@ -262,8 +266,8 @@ spec:
   EXPECT_EQ(p.limits.maxMemoryPages, 128u);
   EXPECT_EQ(p.limits.callDeadline, std::chrono::milliseconds(1000));  // default kept
   ASSERT_TRUE(p.allowedHostcalls);
-  EXPECT_EQ(*p.allowedHostcalls, (std::set<std::string, std::less<>>{"proxy_get_property",
-                                                                      "proxy_log"}));
+  EXPECT_EQ(*p.allowedHostcalls,
+            (std::set<std::string, std::less<>>{"proxy_get_property", "proxy_log"}));
   EXPECT_TRUE(r->warnings.empty());
 }
 
@@ -279,9 +283,9 @@ spec:
 )");
   ASSERT_TRUE(r.isOk()) << r.status().toString();
   EXPECT_TRUE(r->plugins.at(0).matchPorts.empty());
-  EXPECT_EQ(r->warnings, (std::vector<std::string>{
-                             "p.yaml:8: spec.match[1].mode: SERVER is treated as "
-                             "CLIENT_AND_SERVER (wasmgate has one direction)"}));
+  EXPECT_EQ(r->warnings,
+            (std::vector<std::string>{"p.yaml:8: spec.match[1].mode: SERVER is treated as "
+                                      "CLIENT_AND_SERVER (wasmgate has one direction)"}));
 }
 
 TEST(WasmPluginManifest, EmptyDocumentsAndEmptyTextGiveNoPlugins) {
@@ -347,20 +351,23 @@ INSTANTIATE_TEST_SUITE_P(
                   "p.yaml:6: spec.vmConfig.environment: unknown field"},
         ErrorCase{"EnvWithoutName", "  url: p.wasm\n  vmConfig:\n    env:\n    - value: x\n",
                   "p.yaml:8: spec.vmConfig.env[0].name: missing required field"},
-        ErrorCase{"EnvBadSource", "  url: p.wasm\n  vmConfig:\n    env:\n    - {name: A, valueFrom: FILE}\n",
+        ErrorCase{"EnvBadSource",
+                  "  url: p.wasm\n  vmConfig:\n    env:\n    - {name: A, valueFrom: FILE}\n",
                   "p.yaml:8: spec.vmConfig.env[0].valueFrom: \"FILE\" is not one of INLINE, HOST"},
-        ErrorCase{"EnvHostWithValue",
-                  "  url: p.wasm\n  vmConfig:\n    env:\n    - name: A\n      valueFrom: HOST\n"
-                  "      value: x\n",
-                  "p.yaml:10: spec.vmConfig.env[0].value: may only be set when valueFrom is INLINE"},
+        ErrorCase{
+            "EnvHostWithValue",
+            "  url: p.wasm\n  vmConfig:\n    env:\n    - name: A\n      valueFrom: HOST\n"
+            "      value: x\n",
+            "p.yaml:10: spec.vmConfig.env[0].value: may only be set when valueFrom is INLINE"},
         ErrorCase{"EnvRepeated",
                   "  url: p.wasm\n  vmConfig:\n    env:\n    - {name: A, value: x}\n"
                   "    - {name: A, value: y}\n",
                   "p.yaml:9: spec.vmConfig.env[1].name: repeated variable \"A\""},
         ErrorCase{"EnvNotAnIdentifier", "  url: p.wasm\n  vmConfig:\n    env:\n    - {name: A-B}\n",
                   "p.yaml:8: spec.vmConfig.env[0].name: \"A-B\" is not a C identifier"},
-        ErrorCase{"MatchPortOutOfRange", "  url: p.wasm\n  match:\n  - ports: [{number: 70000}]\n",
-                  "p.yaml:7: spec.match[0].ports[0].number: must be between 1 and 65535, got 70000"},
+        ErrorCase{
+            "MatchPortOutOfRange", "  url: p.wasm\n  match:\n  - ports: [{number: 70000}]\n",
+            "p.yaml:7: spec.match[0].ports[0].number: must be between 1 and 65535, got 70000"},
         ErrorCase{"MatchBadMode", "  url: p.wasm\n  match:\n  - mode: BOTH\n",
                   "p.yaml:7: spec.match[0].mode: \"BOTH\" is not one of UNDEFINED, CLIENT, SERVER, "
                   "CLIENT_AND_SERVER"},
@@ -404,16 +411,17 @@ TEST(WasmPluginManifest, DocumentLevelErrors) {
                       "metadata: {name: p}\nspec: {url: b.wasm}\n"),
             "p.yaml:8: metadata.name: plugin \"p\" is already defined at p.yaml:1");
   EXPECT_EQ(messageOf("- a\n"), "p.yaml:1: expected a mapping, got a list");
-  EXPECT_EQ(messageOf("spec: {url: 'a}\n"),
-            "p.yaml:2: invalid YAML: end of map flow not found");
+  EXPECT_EQ(messageOf("spec: {url: 'a}\n"), "p.yaml:2: invalid YAML: end of map flow not found");
 }
 
 TEST(PluginDir, LoadsYamlFilesSortedByName) {
   TempDir dir;
-  dir.write("20-b.yml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                        "metadata: {name: b}\nspec: {url: b.wasm}\n");
-  dir.write("10-a.yaml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                         "metadata: {name: a}\nspec: {url: a.wasm, selector: {}}\n");
+  dir.write("20-b.yml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata: {name: b}\nspec: {url: b.wasm}\n");
+  dir.write("10-a.yaml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata: {name: a}\nspec: {url: a.wasm, selector: {}}\n");
   dir.write("README.md", "not a manifest");
   dir.write(".hidden.yaml", "not: [valid");
   dir.write("30-empty.yaml", "");
@@ -430,25 +438,32 @@ TEST(PluginDir, LoadsYamlFilesSortedByName) {
 
 TEST(PluginDir, OneBadFileRefusesTheWholeSet) {
   TempDir dir;
-  dir.write("a.yaml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                      "metadata: {name: a}\nspec: {url: a.wasm}\n");
-  dir.write("b.yaml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                      "metadata: {name: b}\nspec: {url: b.wasm, priority: 1.5}\n");
+  dir.write("a.yaml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata: {name: a}\nspec: {url: a.wasm}\n");
+  dir.write("b.yaml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata: {name: b}\nspec: {url: b.wasm, priority: 1.5}\n");
   Result<PluginSet> r = loadPluginDir(dir.path());
   ASSERT_FALSE(r.isOk());
-  EXPECT_EQ(r.status().message(), dir / "b.yaml" + ":4: spec.priority: expected an integer, got \"1.5\"");
+  EXPECT_EQ(r.status().message(),
+            dir / "b.yaml" + ":4: spec.priority: expected an integer, got \"1.5\"");
 }
 
 TEST(PluginDir, NamesAreUniqueAcrossFiles) {
   TempDir dir;
-  dir.write("a.yaml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                      "metadata: {name: same}\nspec: {url: a.wasm}\n");
-  dir.write("b.yaml", "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
-                      "metadata:\n  name: same\nspec: {url: b.wasm}\n");
+  dir.write("a.yaml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata: {name: same}\nspec: {url: a.wasm}\n");
+  dir.write("b.yaml",
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n"
+            "metadata:\n  name: same\nspec: {url: b.wasm}\n");
   Result<PluginSet> r = loadPluginDir(dir.path());
   ASSERT_FALSE(r.isOk());
-  EXPECT_EQ(r.status().message(), dir / "b.yaml" + ":4: metadata.name: plugin \"same\" is already "
-                                                    "defined at " + (dir / "a.yaml") + ":1");
+  EXPECT_EQ(r.status().message(), dir / "b.yaml" +
+                                      ":4: metadata.name: plugin \"same\" is already "
+                                      "defined at " +
+                                      (dir / "a.yaml") + ":1");
 }
 
 TEST(PluginDir, MissingFolderIsNotFound) {

@@ -85,7 +85,8 @@ TEST(PluginConfigJson, RefusesWhatJsonCannotHold) {
   EXPECT_EQ(r.status().message(), "p.yaml:1: spec.pluginConfig.a: repeated key");
   r = convert("pluginConfig: {? [1]: x}");
   ASSERT_FALSE(r.isOk());
-  EXPECT_EQ(r.status().message(), "p.yaml:1: spec.pluginConfig: a key must be a string, got a list");
+  EXPECT_EQ(r.status().message(),
+            "p.yaml:1: spec.pluginConfig: a key must be a string, got a list");
 }
 
 TEST(PluginConfigJson, AliasExpansionIsCapped) {

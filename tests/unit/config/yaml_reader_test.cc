@@ -18,8 +18,8 @@ TEST(ParseDuration, AcceptsUnitsAndSums) {
 }
 
 TEST(ParseDuration, RefusesOtherForms) {
-  for (const char* bad : {"", "5", "1.5s", "-1s", "1d", "s", "1 s", "1S", "ms", "1sms",
-                          "9999999999999h"}) {
+  for (const char* bad :
+       {"", "5", "1.5s", "-1s", "1d", "s", "1 s", "1S", "ms", "1sms", "9999999999999h"}) {
     EXPECT_FALSE(parseDuration(bad).has_value()) << bad;
   }
 }
@@ -47,7 +47,9 @@ TEST(ParseAddress, RefusesOtherForms) {
   }
 }
 
-ScalarValue resolve(const std::string& yaml) { return resolveScalar(YAML::Load(yaml)); }
+ScalarValue resolve(const std::string& yaml) {
+  return resolveScalar(YAML::Load(yaml));
+}
 
 TEST(ResolveScalar, TypesPlainScalarsAsKubernetesDoes) {
   EXPECT_EQ(resolve("yes").kind, ScalarValue::Kind::kBool);
