@@ -97,7 +97,7 @@ class ServeRun {
     }
     (void)adminPtr;
     for (const auto& l : config->listeners) {
-      logLine(LogSeverity::kInfo, "server", "listener " + l.name + " on http://" + l.address.toString());
+      logLine(LogSeverity::kInfo, "server", "listener " + l.name + (l.type == proxy::ListenerConfig::Type::kTcp ? " on tcp://" : " on http://") + l.address.toString());
     }
     if (config->admin.enabled) {
       logLine(LogSeverity::kInfo, "server", "admin on http://" + config->admin.address.toString());

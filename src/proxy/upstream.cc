@@ -98,8 +98,7 @@ std::unique_ptr<UpstreamConnection> Cluster::acquire() {
     idle_.pop_back();
     return c;
   }
-  const SocketAddress& endpoint = config_.endpoints[next_++ % config_.endpoints.size()];
-  return std::make_unique<UpstreamConnection>(*this, endpoint);
+  return std::make_unique<UpstreamConnection>(*this, nextEndpoint());
 }
 
 void Cluster::release(std::unique_ptr<UpstreamConnection> connection) {

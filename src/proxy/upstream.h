@@ -37,6 +37,8 @@ class Cluster {
   ~Cluster();
   const ClusterConfig& config() const { return config_; }
   EventLoop& loop() { return loop_; }
+  // The next endpoint in round-robin order (TCP proxying connects without the HTTP pool).
+  const SocketAddress& nextEndpoint() { return config_.endpoints[next_++ % config_.endpoints.size()]; }
 
   // A connection to the next endpoint: an idle pooled one, or a new one being connected.
   std::unique_ptr<UpstreamConnection> acquire();

@@ -10,6 +10,7 @@
 #include "common/log.h"
 
 #include "proxy/downstream.h"
+#include "proxy/tcp_proxy.h"
 
 namespace wasmgate::proxy {
 namespace {
@@ -79,13 +80,13 @@ Worker::~Worker() {
     if (l->listener) evconnlistener_free(l->listener);
   }
   connections_.clear();
+  tcpSessions_.clear();
   chain_.reset();
   clusters_.clear();
 }
 
 Status Worker::listen() {
   for (const ListenerConfig& config : config_.listeners) {
-    if (config.type != ListenerConfig::Type::kHttp) continue;
     auto fd = bindReusePort(config.address);
     if (!fd.isOk()) return fd.status();
     auto l = std::make_unique<Listener>(Listener{&config, nullptr, this});
@@ -114,9 +115,18 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, 
   getsockname(fd, reinterpret_cast<sockaddr*>(&local), &localLen);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
-  auto connection = std::make_unique<DownstreamConnection>(
-      w, *l->config, w.listenerStats_[l->config->name], fd, addressText(peer),
-      addressText(reinterpret_cast<sockaddr*>(&local)), nextConnectionId());
+  ListenerStats& stats = w.listenerStats_[l->config->name];
+  std::string peerText = addressText(peer);
+  std::string localText = addressText(reinterpret_cast<sockaddr*>(&local));
+  if (l->config->type == ListenerConfig::Type::kTcp) {
+    auto session = std::make_unique<TcpProxySession>(w, *l->config, stats, w.chain_, fd, std::move(peerText),
+                                                     std::move(localText), nextConnectionId());
+    TcpProxySession* raw = session.get();
+    w.tcpSessions_.emplace(raw, std::move(session));
+    return;
+  }
+  auto connection = std::make_unique<DownstreamConnection>(w, *l->config, stats, fd, std::move(peerText),
+                                                           std::move(localText), nextConnectionId());
   DownstreamConnection* raw = connection.get();
   w.connections_.emplace(raw, std::move(connection));
 }
@@ -126,6 +136,13 @@ void Worker::removeConnection(DownstreamConnection* connection) {
   if (it == connections_.end()) return;
   loop_.deferDelete(std::move(it->second));
   connections_.erase(it);
+}
+
+void Worker::removeTcpSession(TcpProxySession* session) {
+  auto it = tcpSessions_.find(session);
+  if (it == tcpSessions_.end()) return;
+  loop_.deferDelete(std::move(it->second));
+  tcpSessions_.erase(it);
 }
 
 Cluster* Worker::cluster(const std::string& name) {

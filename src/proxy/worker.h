@@ -27,6 +27,7 @@ struct ListenerStats {
 };
 
 class DownstreamConnection;
+class TcpProxySession;
 
 class Worker {
  public:
@@ -45,6 +46,7 @@ class Worker {
   // Replaces the plugin chain; streams in flight keep the one they started with.
   void setChain(std::shared_ptr<WorkerChain> chain) { chain_ = std::move(chain); }
   void removeConnection(DownstreamConnection* connection);
+  void removeTcpSession(TcpProxySession* session);
   void log(abi::LogLevel level, const std::string& message);
 
  private:
@@ -62,6 +64,7 @@ class Worker {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<std::string, std::unique_ptr<Cluster>> clusters_;
   std::map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;
+  std::map<TcpProxySession*, std::unique_ptr<TcpProxySession>> tcpSessions_;
   std::shared_ptr<WorkerChain> chain_;
   std::thread thread_;
 };

@@ -1,0 +1,382 @@
+#include "proxy/tcp_proxy.h"
+
+#include <event2/buffer.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "proxy/limits.h"
+#include "proxy/worker.h"
+
+namespace wasmgate::proxy {
+namespace {
+
+std::string encodeInt(int64_t v) {
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &v, 8);
+  return out;
+}
+
+int64_t portOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? 0 : std::strtoll(address.c_str() + colon + 1, nullptr, 10);
+}
+
+}  // namespace
+
+// One network plugin's view of the connection.
+struct TcpProxySession::Slot final : abi::StreamHost {
+  Slot(TcpProxySession& s, size_t i, WorkerPlugin& p) : session(s), index(i), plugin(p) {}
+  abi::StreamData& data() override { return session.data(); }
+  void continueStream(abi::StreamType type) override {
+    if (type == abi::StreamType::kDownstream) session.resume(index, Side::kDownstream);
+    if (type == abi::StreamType::kUpstream) session.resume(index, Side::kUpstream);
+  }
+  void closeStream(abi::StreamType type) override {
+    session.closeFromPlugin(type == abi::StreamType::kUpstream ? Side::kUpstream : Side::kDownstream);
+  }
+  void sendLocalResponse(abi::LocalResponse) override {}  // no HTTP on a TCP stream
+  std::optional<std::string> property(std::span<const std::string_view> path) override {
+    return session.property(path);
+  }
+
+  TcpProxySession& session;
+  size_t index;
+  WorkerPlugin& plugin;
+  uint64_t generation = 0;
+  uint32_t context = 0;
+  bool active = false;
+  bool skipped = false;
+};
+
+TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener, ListenerStats& stats,
+                                 std::shared_ptr<WorkerChain> chain, evutil_socket_t fd, std::string peer,
+                                 std::string local, uint64_t id)
+    : worker_(worker),
+      listener_(listener),
+      stats_(stats),
+      chain_(std::move(chain)),
+      peer_(std::move(peer)),
+      local_(std::move(local)),
+      id_(id),
+      idle_(worker.loop(), [this] { closeAll(abi::PeerType::kLocal); }) {
+  ++stats_.downstreamCx;
+  ++stats_.activeCx;
+  downstream_ = bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(downstream_, &TcpProxySession::onDownstreamRead, &TcpProxySession::onDownstreamWrite,
+                    &TcpProxySession::onDownstreamEvent, this);
+  Cluster* cluster = worker.cluster(listener.cluster);
+  upstream_ = bufferevent_socket_new(worker.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(upstream_, &TcpProxySession::onUpstreamRead, &TcpProxySession::onUpstreamWrite,
+                    &TcpProxySession::onUpstreamEvent, this);
+  down_.from = downstream_;
+  down_.to = upstream_;
+  up_.from = upstream_;
+  up_.to = downstream_;
+  for (size_t i = 0; i < chain_->network.size(); ++i) {
+    const PluginConfig& config = chain_->network[i]->plugin().config;
+    if (!config.matchPorts.empty() &&
+        std::find(config.matchPorts.begin(), config.matchPorts.end(), listener.address.port) == config.matchPorts.end()) {
+      continue;
+    }
+    slots_.push_back(std::make_unique<Slot>(*this, slots_.size(), *chain_->network[i]));
+  }
+  bool connecting = false;
+  if (cluster && !cluster->config().endpoints.empty()) {
+    const SocketAddress& endpoint = cluster->nextEndpoint();
+    upstreamAddress_ = endpoint.toString();
+    sockaddr_storage addr{};
+    int len = sizeof(addr);
+    std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : upstreamAddress_;
+    timeval connectTimeout{static_cast<time_t>(cluster->config().connectTimeout.count() / 1000),
+                           static_cast<suseconds_t>(cluster->config().connectTimeout.count() % 1000 * 1000)};
+    bufferevent_set_timeouts(upstream_, nullptr, &connectTimeout);
+    connecting = evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+                 bufferevent_socket_connect(upstream_, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+  }
+  bufferevent_setwatermark(downstream_, EV_WRITE, kUpstreamHighWatermark / 2, 0);
+  bufferevent_setwatermark(upstream_, EV_WRITE, kUpstreamHighWatermark / 2, 0);
+  if (!connecting) {
+    worker_.loop().defer([this] { closeAll(abi::PeerType::kLocal); });
+    return;
+  }
+  startPlugins();
+  if (!closed_) {
+    bufferevent_enable(downstream_, EV_READ | EV_WRITE);
+    bufferevent_enable(upstream_, EV_READ | EV_WRITE);
+    idle_.arm(listener_.idleTimeout);
+  }
+}
+
+TcpProxySession::~TcpProxySession() {
+  if (downstream_) bufferevent_free(downstream_);
+  if (upstream_) bufferevent_free(upstream_);
+  --stats_.activeCx;
+}
+
+void TcpProxySession::startPlugins() {
+  for (auto& slot : slots_) {
+    WorkerPlugin& plugin = slot->plugin;
+    abi::PluginVm* vm = plugin.vm();
+    const PluginConfig& config = plugin.plugin().config;
+    auto failed = [&](const Status& why) {
+      slot->skipped = true;
+      if (!why.isOk()) plugin.onVmFailure(why);
+      if (config.failStrategy == FailStrategy::kFailOpen) {
+        ++plugin.plugin().stats.failOpen;
+      } else {
+        ++plugin.plugin().stats.failClosed;
+        closeAll(abi::PeerType::kLocal);
+      }
+    };
+    if (!vm) {
+      failed(Status());
+      if (closed_) return;
+      continue;
+    }
+    auto context = vm->createStream(*slot);
+    if (!context.isOk()) {
+      failed(context.status());
+      if (closed_) return;
+      continue;
+    }
+    slot->context = *context;
+    slot->generation = plugin.generation();
+    slot->active = true;
+    ++plugin.plugin().stats.streams;
+    inChain_ = true;
+    auto r = vm->onNewConnection(slot->context);
+    inChain_ = false;
+    if (!r.isOk()) {
+      failed(r.status());
+      if (closed_) return;
+      continue;
+    }
+    if (closeRequested_ && !config.logOnly) {
+      closeAll(abi::PeerType::kLocal);
+      return;
+    }
+    closeRequested_ = false;
+  }
+}
+
+void TcpProxySession::onDownstreamRead(bufferevent*, void* self) {
+  static_cast<TcpProxySession*>(self)->readFrom(Side::kDownstream);
+}
+void TcpProxySession::onUpstreamRead(bufferevent*, void* self) {
+  static_cast<TcpProxySession*>(self)->readFrom(Side::kUpstream);
+}
+
+void TcpProxySession::onDownstreamWrite(bufferevent*, void* self) {
+  auto* s = static_cast<TcpProxySession*>(self);
+  s->applyBackPressure();
+  s->maybeShutdown(Side::kUpstream);  // bytes from upstream to client fully written
+}
+void TcpProxySession::onUpstreamWrite(bufferevent*, void* self) {
+  auto* s = static_cast<TcpProxySession*>(self);
+  s->applyBackPressure();
+  s->maybeShutdown(Side::kDownstream);
+}
+
+void TcpProxySession::onDownstreamEvent(bufferevent*, short what, void* self) {
+  auto* s = static_cast<TcpProxySession*>(self);
+  if (what & BEV_EVENT_EOF) {
+    s->down_.eofSeen = true;
+    s->readFrom(Side::kDownstream);
+    return;
+  }
+  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) s->closeAll(abi::PeerType::kRemote);
+}
+
+void TcpProxySession::onUpstreamEvent(bufferevent*, short what, void* self) {
+  auto* s = static_cast<TcpProxySession*>(self);
+  if (what & BEV_EVENT_CONNECTED) {
+    bufferevent_set_timeouts(s->upstream_, nullptr, nullptr);
+    return;
+  }
+  if (what & BEV_EVENT_EOF) {
+    s->up_.eofSeen = true;
+    s->readFrom(Side::kUpstream);
+    return;
+  }
+  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) s->closeAll(abi::PeerType::kLocal);
+}
+
+void TcpProxySession::readFrom(Side side) {
+  if (closed_) return;
+  Direction& d = dir(side);
+  idle_.arm(listener_.idleTimeout);
+  evbuffer* in = bufferevent_get_input(d.from);
+  size_t n = evbuffer_get_length(in);
+  std::string chunk(n, '\0');
+  if (n > 0) evbuffer_remove(in, chunk.data(), n);
+  bool eos = d.eofSeen && !d.eofDelivered;
+  if (n == 0 && !eos) return;
+  if (eos) d.eofDelivered = true;
+  if (d.stoppedAt) {
+    size_t pos = *d.stoppedAt;
+    d.held.append(chunk);
+    chunk = std::move(d.held);
+    d.held.clear();
+    d.stoppedAt.reset();
+    run(side, pos, std::move(chunk), eos);
+  } else {
+    run(side, 0, std::move(chunk), eos);
+  }
+  applyBackPressure();
+}
+
+// Runs `chunk` through the plugins from chain position `from`; client-to-upstream bytes visit
+// them in order, upstream-to-client bytes in reverse.
+void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfStream) {
+  Direction& d = dir(side);
+  std::string& exposed = side == Side::kDownstream ? data_.downstreamData : data_.upstreamData;
+  for (size_t pos = from; pos < slots_.size() && !closed_; ++pos) {
+    Slot& slot = *slots_[side == Side::kDownstream ? pos : slots_.size() - 1 - pos];
+    WorkerPlugin& plugin = slot.plugin;
+    abi::PluginVm* vm = plugin.vm();
+    if (slot.skipped || !slot.active) continue;
+    const PluginConfig& config = plugin.plugin().config;
+    if (!vm || slot.generation != plugin.generation()) {
+      slot.skipped = true;
+      if (config.failStrategy == FailStrategy::kFailClose) {
+        ++plugin.plugin().stats.failClosed;
+        closeAll(abi::PeerType::kLocal);
+        return;
+      }
+      ++plugin.plugin().stats.failOpen;
+      continue;
+    }
+    exposed = std::move(chunk);
+    std::string before = config.logOnly ? exposed : std::string();
+    inChain_ = true;
+    auto size = static_cast<uint32_t>(exposed.size());
+    auto r = side == Side::kDownstream ? vm->onDownstreamData(slot.context, size, endOfStream)
+                                       : vm->onUpstreamData(slot.context, size, endOfStream);
+    inChain_ = false;
+    ++plugin.plugin().stats.callbacks;
+    chunk = std::move(exposed);
+    exposed.clear();
+    if (!r.isOk()) {
+      plugin.onVmFailure(r.status());
+      slot.skipped = true;
+      if (config.failStrategy == FailStrategy::kFailClose) {
+        ++plugin.plugin().stats.failClosed;
+        closeAll(abi::PeerType::kLocal);
+        return;
+      }
+      ++plugin.plugin().stats.failOpen;
+      continue;
+    }
+    if (config.logOnly) {
+      if (chunk != before || *r == abi::FilterStatus::kStop || closeRequested_) ++plugin.plugin().stats.logOnlyActions;
+      chunk = std::move(before);
+      closeRequested_ = false;
+      continue;
+    }
+    if (closeRequested_) {
+      closeAll(abi::PeerType::kLocal);
+      return;
+    }
+    if (*r == abi::FilterStatus::kStop) {
+      d.stoppedAt = pos;
+      d.held = std::move(chunk);
+      if (endOfStream) d.eofDelivered = false;  // deliver the end again when resumed
+      if (d.held.size() > kMaxBufferedBodyBytes) closeAll(abi::PeerType::kLocal);
+      return;
+    }
+  }
+  if (!closed_) forward(side, chunk, endOfStream);
+}
+
+void TcpProxySession::forward(Side side, std::string_view chunk, bool endOfStream) {
+  Direction& d = dir(side);
+  if (!chunk.empty()) {
+    bufferevent_write(d.to, chunk.data(), chunk.size());
+    d.bytes += chunk.size();
+  }
+  if (endOfStream) maybeShutdown(side);
+}
+
+// Forwards a FIN once everything read before it has been written.
+void TcpProxySession::maybeShutdown(Side side) {
+  Direction& d = dir(side);
+  if (closed_ || !d.eofDelivered || d.stoppedAt || d.shutdownSent) return;
+  if (evbuffer_get_length(bufferevent_get_output(d.to)) != 0) return;
+  d.shutdownSent = true;
+  shutdown(bufferevent_getfd(d.to), SHUT_WR);
+  if (down_.shutdownSent && up_.shutdownSent) {
+    closeAll(abi::PeerType::kRemote);  // both sides finished: the client closed its side
+  }
+}
+
+void TcpProxySession::applyBackPressure() {
+  if (closed_) return;
+  // A side whose peer cannot keep up stops being read until the peer drains (no unbounded buffers).
+  for (Direction* d : {&down_, &up_}) {
+    bool full = evbuffer_get_length(bufferevent_get_output(d->to)) > kUpstreamHighWatermark;
+    if (full) {
+      bufferevent_disable(d->from, EV_READ);
+    } else if (!d->eofSeen) {
+      bufferevent_enable(d->from, EV_READ);
+    }
+  }
+}
+
+void TcpProxySession::resume(size_t slot, Side side) {
+  if (inChain_ || closed_) return;  // a plugin resuming itself inside its callback: it continued
+  Direction& d = dir(side);
+  size_t pos = side == Side::kDownstream ? slot : slots_.size() - 1 - slot;
+  if (d.stoppedAt != pos) return;
+  std::string held = std::move(d.held);
+  d.held.clear();
+  d.stoppedAt.reset();
+  bool eos = d.eofSeen;
+  if (eos) d.eofDelivered = true;
+  run(side, pos + 1, std::move(held), eos);
+}
+
+void TcpProxySession::closeFromPlugin(Side) {
+  if (inChain_) {
+    closeRequested_ = true;
+    return;
+  }
+  worker_.loop().defer([this] { closeAll(abi::PeerType::kLocal); });
+}
+
+void TcpProxySession::closeAll(abi::PeerType downstreamPeer) {
+  if (closed_) return;
+  closed_ = true;
+  idle_.cancel();
+  for (auto& slot : slots_) {
+    abi::PluginVm* vm = slot->plugin.vm();
+    if (!slot->active || !vm || slot->generation != slot->plugin.generation()) continue;
+    Status s = vm->onDownstreamConnectionClose(slot->context, downstreamPeer);
+    if (s.isOk()) s = vm->onUpstreamConnectionClose(slot->context, abi::PeerType::kUnknown);
+    if (s.isOk()) s = vm->endStream(slot->context);
+    if (!s.isOk()) slot->plugin.onVmFailure(s);
+  }
+  bufferevent_disable(downstream_, EV_READ | EV_WRITE);
+  bufferevent_disable(upstream_, EV_READ | EV_WRITE);
+  stats_.countStatus(200);
+  worker_.removeTcpSession(this);
+}
+
+std::optional<std::string> TcpProxySession::property(std::span<const std::string_view> path) {
+  if (path.empty()) return std::nullopt;
+  std::string_view top = path[0];
+  std::string_view field = path.size() > 1 ? path[1] : std::string_view();
+  if (top == "source" && field == "address") return peer_;
+  if (top == "source" && field == "port") return encodeInt(portOf(peer_));
+  if (top == "destination" && field == "address") return local_;
+  if (top == "destination" && field == "port") return encodeInt(portOf(local_));
+  if ((top == "connection" && field == "id") || top == "connection_id") return encodeInt(static_cast<int64_t>(id_));
+  if (top == "connection" && field == "bytes_received") return encodeInt(static_cast<int64_t>(down_.bytes));
+  if (top == "connection" && field == "bytes_sent") return encodeInt(static_cast<int64_t>(up_.bytes));
+  if (top == "upstream" && field == "address") return upstreamAddress_;
+  if (top == "upstream" && field == "port") return encodeInt(portOf(upstreamAddress_));
+  if ((top == "xds" && field == "cluster_name") || top == "cluster_name") return listener_.cluster;
+  return std::nullopt;
+}
+
+}  // namespace wasmgate::proxy
