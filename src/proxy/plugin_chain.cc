@@ -79,6 +79,7 @@ WorkerPlugin::WorkerPlugin(Worker& worker, std::shared_ptr<LoadedPlugin> plugin)
 WorkerPlugin::~WorkerPlugin() {
   *alive_ = false;
   callouts_.clear();
+  for (auto& [token, client] : grpcCalls_) client->cancelAll(*this);
   if (vm_) (void)vm_->shutdown();
 }
 
@@ -113,6 +114,8 @@ void WorkerPlugin::onVmFailure(const Status& failure) {
                                  std::to_string(backoff_.count()) + " ms");
   worker_.loop().deferDelete(std::make_unique<RetiredVm>(std::move(vm_)));
   callouts_.clear();
+  for (auto& [token, client] : grpcCalls_) client->cancelAll(*this);
+  grpcCalls_.clear();
   tick_.cancel();
   rebuildTimer_.arm(backoff_);
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
@@ -183,18 +186,62 @@ void WorkerPlugin::calloutDone(Callout* callout) {
   worker_.loop().deferDelete(std::move(done));  // its upstream exchange is still on the stack
 }
 
-abi::WasmResult WorkerPlugin::grpcCall(uint32_t, const abi::GrpcCallRequest& request) {
-  if (!worker_.cluster(request.cluster)) return abi::WasmResult::kParseFailure;
-  log(abi::LogLevel::kError, "gRPC callouts are not available in this build");
-  return abi::WasmResult::kInternalFailure;
+abi::WasmResult WorkerPlugin::startGrpc(uint32_t token, const abi::GrpcCallRequest& request, bool stream) {
+  GrpcClient* client = worker_.grpcClient(request.cluster);
+  if (!client) return abi::WasmResult::kParseFailure;  // neither a cluster nor a service descriptor
+  grpcCalls_[token] = client;
+  client->start(token, request, stream, *this);
+  return abi::WasmResult::kOk;
+}
+
+abi::WasmResult WorkerPlugin::grpcCall(uint32_t token, const abi::GrpcCallRequest& request) {
+  return startGrpc(token, request, false);
 }
 
 abi::WasmResult WorkerPlugin::grpcStream(uint32_t token, const abi::GrpcCallRequest& request) {
-  return grpcCall(token, request);
+  return startGrpc(token, request, true);
 }
-abi::WasmResult WorkerPlugin::grpcSend(uint32_t, std::string_view, bool) { return abi::WasmResult::kNotFound; }
-abi::WasmResult WorkerPlugin::grpcClose(uint32_t) { return abi::WasmResult::kNotFound; }
-abi::WasmResult WorkerPlugin::grpcCancel(uint32_t) { return abi::WasmResult::kNotFound; }
+
+abi::WasmResult WorkerPlugin::grpcSend(uint32_t token, std::string_view message, bool endStream) {
+  auto it = grpcCalls_.find(token);
+  if (it == grpcCalls_.end() || !it->second->send(token, message, endStream)) return abi::WasmResult::kNotFound;
+  return abi::WasmResult::kOk;
+}
+
+abi::WasmResult WorkerPlugin::grpcClose(uint32_t token) {
+  auto it = grpcCalls_.find(token);
+  if (it == grpcCalls_.end() || !it->second->close(token)) return abi::WasmResult::kNotFound;
+  return abi::WasmResult::kOk;
+}
+
+abi::WasmResult WorkerPlugin::grpcCancel(uint32_t token) {
+  auto it = grpcCalls_.find(token);
+  if (it == grpcCalls_.end()) return abi::WasmResult::kNotFound;
+  it->second->cancel(token);
+  grpcCalls_.erase(it);
+  return abi::WasmResult::kOk;
+}
+
+void WorkerPlugin::deliver(const Status& delivered) {
+  if (!delivered.isOk()) onVmFailure(delivered);
+}
+
+void WorkerPlugin::onGrpcInitialMetadata(uint32_t token, const abi::Headers& metadata) {
+  if (abi::PluginVm* vm = this->vm()) deliver(vm->onGrpcInitialMetadata(token, metadata));
+}
+
+void WorkerPlugin::onGrpcMessage(uint32_t token, std::string_view message) {
+  if (abi::PluginVm* vm = this->vm()) deliver(vm->onGrpcReceive(token, message));
+}
+
+void WorkerPlugin::onGrpcTrailingMetadata(uint32_t token, const abi::Headers& metadata) {
+  if (abi::PluginVm* vm = this->vm()) deliver(vm->onGrpcTrailingMetadata(token, metadata));
+}
+
+void WorkerPlugin::onGrpcClose(uint32_t token, uint32_t status, std::string_view message) {
+  grpcCalls_.erase(token);
+  if (abi::PluginVm* vm = this->vm()) deliver(vm->onGrpcClose(token, status, message));
+}
 
 void WorkerPlugin::postQueueReady(uint32_t token) {
   worker_.loop().post([this, alive = alive_, token] {

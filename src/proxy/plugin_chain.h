@@ -10,6 +10,7 @@
 
 #include "abi/plugin_vm.h"
 #include "proxy/event_loop.h"
+#include "proxy/grpc_client.h"
 #include "proxy/server_config.h"
 #include "proxy/upstream.h"
 
@@ -38,7 +39,7 @@ struct LoadedPlugin {
 
 class Worker;
 
-class WorkerPlugin final : public abi::PluginHost {
+class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
  public:
   WorkerPlugin(Worker& worker, std::shared_ptr<LoadedPlugin> plugin);
   ~WorkerPlugin() override;
@@ -70,6 +71,14 @@ class WorkerPlugin final : public abi::PluginHost {
   std::optional<std::string> property(std::span<const std::string_view> path) override;
 
  private:
+  // GrpcCallbacks: answers of this VM's gRPC calls, handed to the root context.
+  void onGrpcInitialMetadata(uint32_t token, const abi::Headers& metadata) override;
+  void onGrpcMessage(uint32_t token, std::string_view message) override;
+  void onGrpcTrailingMetadata(uint32_t token, const abi::Headers& metadata) override;
+  void onGrpcClose(uint32_t token, uint32_t status, std::string_view message) override;
+  abi::WasmResult startGrpc(uint32_t token, const abi::GrpcCallRequest& request, bool stream);
+  void deliver(const Status& delivered);
+
   class Callout;
   void onTick();
   void rebuild();
@@ -85,6 +94,7 @@ class WorkerPlugin final : public abi::PluginHost {
   Timer rebuildTimer_;
   std::chrono::milliseconds backoff_{100};
   std::map<uint32_t, std::unique_ptr<Callout>> callouts_;
+  std::map<uint32_t, GrpcClient*> grpcCalls_;  // token to the client carrying it
   std::shared_ptr<std::atomic<bool>> alive_;  // cleared on destruction; guards posted tasks
 };
 

@@ -82,6 +82,7 @@ Worker::~Worker() {
   connections_.clear();
   tcpSessions_.clear();
   chain_.reset();
+  grpcClients_.clear();
   clusters_.clear();
 }
 
@@ -143,6 +144,14 @@ void Worker::removeTcpSession(TcpProxySession* session) {
   if (it == tcpSessions_.end()) return;
   loop_.deferDelete(std::move(it->second));
   tcpSessions_.erase(it);
+}
+
+GrpcClient* Worker::grpcClient(const std::string& clusterName) {
+  auto it = grpcClients_.find(clusterName);
+  if (it != grpcClients_.end()) return it->second.get();
+  Cluster* c = cluster(clusterName);
+  if (!c || c->config().endpoints.empty()) return nullptr;
+  return grpcClients_.emplace(clusterName, std::make_unique<GrpcClient>(loop_, c->config())).first->second.get();
 }
 
 Cluster* Worker::cluster(const std::string& name) {

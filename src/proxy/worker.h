@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "proxy/event_loop.h"
+#include "proxy/grpc_client.h"
 #include "proxy/plugin_chain.h"
 #include "proxy/server_config.h"
 #include "proxy/upstream.h"
@@ -42,6 +43,8 @@ class Worker {
   EventLoop& loop() { return loop_; }
   size_t index() const { return index_; }
   Cluster* cluster(const std::string& name);
+  // The HTTP/2 client for gRPC callouts to a cluster, created on first use; nullptr if unknown.
+  GrpcClient* grpcClient(const std::string& clusterName);
   const std::shared_ptr<WorkerChain>& chain() const { return chain_; }
   // Replaces the plugin chain; streams in flight keep the one they started with.
   void setChain(std::shared_ptr<WorkerChain> chain) { chain_ = std::move(chain); }
@@ -63,6 +66,7 @@ class Worker {
   EventLoop loop_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<std::string, std::unique_ptr<Cluster>> clusters_;
+  std::map<std::string, std::unique_ptr<GrpcClient>> grpcClients_;
   std::map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;
   std::map<TcpProxySession*, std::unique_ptr<TcpProxySession>> tcpSessions_;
   std::shared_ptr<WorkerChain> chain_;
