@@ -15,7 +15,7 @@ packages=(
   libssl-dev libnghttp2-dev libc-ares-dev
   libuv1 libicu72 libbrotli1 libc-ares2 libssl3 zlib1g
   libgtest-dev libgmock-dev libbenchmark-dev
-  wrk nginx-light python3
+  wrk nginx-light python3 python3-grpcio
 )
 # Node.js and npm build the AssemblyScript test plugins; a machine with Node.js from elsewhere keeps it.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
