@@ -114,30 +114,32 @@ TcpProxySession::~TcpProxySession() {
   --stats_.activeCx;
 }
 
+// A plugin that failed (or whose VM is down) is skipped from now on; under FAIL_CLOSE the whole
+// connection closes. True when it did.
+bool TcpProxySession::failSlot(Slot& slot, const Status& why) {
+  WorkerPlugin& plugin = slot.plugin;
+  slot.skipped = true;
+  if (!why.isOk()) plugin.onVmFailure(why);
+  if (plugin.plugin().config.failStrategy == FailStrategy::kFailOpen) {
+    ++plugin.plugin().stats.failOpen;
+    return false;
+  }
+  ++plugin.plugin().stats.failClosed;
+  closeAll(abi::PeerType::kLocal);
+  return true;
+}
+
 void TcpProxySession::startPlugins() {
   for (auto& slot : slots_) {
     WorkerPlugin& plugin = slot->plugin;
     abi::PluginVm* vm = plugin.vm();
-    const PluginConfig& config = plugin.plugin().config;
-    auto failed = [&](const Status& why) {
-      slot->skipped = true;
-      if (!why.isOk()) plugin.onVmFailure(why);
-      if (config.failStrategy == FailStrategy::kFailOpen) {
-        ++plugin.plugin().stats.failOpen;
-      } else {
-        ++plugin.plugin().stats.failClosed;
-        closeAll(abi::PeerType::kLocal);
-      }
-    };
     if (!vm) {
-      failed(Status());
-      if (closed_) return;
+      if (failSlot(*slot, Status())) return;
       continue;
     }
     auto context = vm->createStream(*slot);
     if (!context.isOk()) {
-      failed(context.status());
-      if (closed_) return;
+      if (failSlot(*slot, context.status())) return;
       continue;
     }
     slot->context = *context;
@@ -148,11 +150,10 @@ void TcpProxySession::startPlugins() {
     auto r = vm->onNewConnection(slot->context);
     inChain_ = false;
     if (!r.isOk()) {
-      failed(r.status());
-      if (closed_) return;
+      if (failSlot(*slot, r.status())) return;
       continue;
     }
-    if (closeRequested_ && !config.logOnly) {
+    if (closeRequested_ && !plugin.plugin().config.logOnly) {
       closeAll(abi::PeerType::kLocal);
       return;
     }
@@ -238,13 +239,7 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
     if (slot.skipped || !slot.active) continue;
     const PluginConfig& config = plugin.plugin().config;
     if (!vm || slot.generation != plugin.generation()) {
-      slot.skipped = true;
-      if (config.failStrategy == FailStrategy::kFailClose) {
-        ++plugin.plugin().stats.failClosed;
-        closeAll(abi::PeerType::kLocal);
-        return;
-      }
-      ++plugin.plugin().stats.failOpen;
+      if (failSlot(slot, Status())) return;
       continue;
     }
     exposed = std::move(chunk);
@@ -258,14 +253,7 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
     chunk = std::move(exposed);
     exposed.clear();
     if (!r.isOk()) {
-      plugin.onVmFailure(r.status());
-      slot.skipped = true;
-      if (config.failStrategy == FailStrategy::kFailClose) {
-        ++plugin.plugin().stats.failClosed;
-        closeAll(abi::PeerType::kLocal);
-        return;
-      }
-      ++plugin.plugin().stats.failOpen;
+      if (failSlot(slot, r.status())) return;
       continue;
     }
     if (config.logOnly) {

@@ -54,6 +54,7 @@ class TcpProxySession final : public Deletable {
   static void onUpstreamEvent(bufferevent*, short what, void* self);
 
   void startPlugins();
+  bool failSlot(Slot& slot, const Status& why);
   void readFrom(Side side);
   void run(Side side, size_t from, std::string chunk, bool endOfStream);
   void forward(Side side, std::string_view chunk, bool endOfStream);
