@@ -46,8 +46,14 @@ struct ServeFlags {
   std::string logLevel = "info";
 };
 
-fetch::ModuleFetcher makeFetcher() {
-  fetch::ModuleFetcher fetcher;
+fetch::ModuleFetcher makeFetcher(const proxy::FetchConfig& config) {
+  fetch::FetchOptions options;
+  options.timeout = config.timeout;
+  options.attempts = config.attempts;
+  options.caFile = config.caFile;
+  options.insecureSkipVerify = config.insecureSkipVerify;
+  options.cacheDir = config.cacheDir;
+  fetch::ModuleFetcher fetcher(std::move(options));
   fetcher.addBuiltin("add_header", {kBuiltinAddHeaderPlugin, kBuiltinAddHeaderPlugin_size});
   return fetcher;
 }
@@ -77,14 +83,15 @@ std::string pluginDirsFingerprint(const std::vector<std::string>& dirs) {
 
 class ServeRun {
  public:
-  explicit ServeRun(ServeFlags flags) : flags_(std::move(flags)), fetcher_(makeFetcher()) {}
+  explicit ServeRun(ServeFlags flags) : flags_(std::move(flags)) {}
 
   int run() {
     auto config = loadConfig(flags_.configPath);
     if (!config.isOk()) return fail(config.status());
+    fetcher_ = makeFetcher(config->fetch);
     admin::AdminServer* adminPtr = nullptr;
     server_ = std::make_unique<proxy::Server>(*config, [this](const proxy::PluginConfig& p) {
-      return fetcher_.fetch(p.url, p.sha256);
+      return fetcher_.fetch(p.url, p.sha256, p.imagePullPolicy);
     });
     Status started = server_->start();
     if (!started.isOk()) return fail(started);
@@ -162,10 +169,10 @@ int validate(const std::string& path) {
     std::cerr << "wasmgate: error: " << config.status().message() << "\n";
     return 1;
   }
-  fetch::ModuleFetcher fetcher = makeFetcher();
+  fetch::ModuleFetcher fetcher = makeFetcher(config->fetch);
   auto engine = runtime::createV8Engine();
   for (const proxy::PluginConfig& p : config->plugins) {
-    auto bytes = fetcher.fetch(p.url, p.sha256);
+    auto bytes = fetcher.fetch(p.url, p.sha256, p.imagePullPolicy);
     Status status = bytes.status();
     std::shared_ptr<const abi::PluginModule> module;
     if (status.isOk()) {
