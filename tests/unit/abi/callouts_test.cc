@@ -388,6 +388,30 @@ TEST_F(CalloutPluginTest, GrpcCloseReportsStatusThroughGetStatus) {
   EXPECT_EQ(logCount("cb:grpc_receive"), 0u);
 }
 
+TEST_F(CalloutPluginTest, ASuccessfulUnaryCallEndsItsToken) {
+  GTEST_SKIP() << "host bug: a unary call's token is only forgotten by onGrpcClose, but a successful "
+                  "unary call gets no close (section 3.8; src/proxy/grpc_client.cc sends initial "
+                  "metadata, the message, trailing metadata and stops), so the token stays known for "
+                  "the VM's life: grpc_cancel/grpc_close answer Ok and reach the host, late callbacks "
+                  "are delivered, and PluginVm::grpcTokens_ grows by one per successful call";
+  ASSERT_TRUE(vm->onRequestHeaders(streamId, 2, true).isOk());
+  uint32_t token = at(0x1c);
+  abi::Headers initial = {{"content-type", "application/grpc"}};
+  abi::Headers trailing = {{"grpc-status", "0"}};
+  ASSERT_TRUE(vm->onGrpcInitialMetadata(token, initial).isOk());
+  ASSERT_TRUE(vm->onGrpcReceive(token, "reply").isOk());
+  ASSERT_TRUE(vm->onGrpcTrailingMetadata(token, trailing).isOk());
+  EXPECT_EQ(logCount("cb:grpc_receive"), 1u);
+  ASSERT_TRUE(vm->onGrpcReceive(token, "late").isOk());
+  EXPECT_EQ(logCount("cb:grpc_receive"), 1u);  // nothing more for a finished call
+  runtime::FuncType type{{runtime::ValType::kI32}, {runtime::ValType::kI32}};
+  auto cancelled = vm->callExport("call_proxy_grpc_cancel", type, std::vector<uint64_t>{token},
+                                  vm->rootContextId(), {});
+  ASSERT_TRUE(cancelled.isOk());
+  EXPECT_EQ(*cancelled, static_cast<uint32_t>(WasmResult::kNotFound));
+  EXPECT_EQ(host.grpcOps.size(), 1u);  // only the call itself
+}
+
 TEST_F(CalloutPluginTest, NoCallbacksForACancelledToken) {
   ASSERT_TRUE(vm->onRequestHeaders(streamId, 3, true).isOk());
   uint32_t token = at(0x1c);
