@@ -29,6 +29,7 @@ constexpr std::array<EnumName<ClusterConfig::Protocol>, 2> kProtocols = {{
     {"h2", ClusterConfig::Protocol::kH2},
 }};
 constexpr int64_t kMaxIdleConnections = 100'000;
+constexpr int64_t kMaxFetchAttempts = 100;
 
 std::string absoluteDir(const std::string& dir) {
   std::error_code ec;
@@ -71,10 +72,11 @@ class BootstrapParser {
 
   Status parseRoot(const Field& root) {
     Result<MapField> map =
-        root.map({"admin", "workers", "listeners", "clusters", "plugins", "plugin_dirs"});
+        root.map({"admin", "workers", "fetch", "listeners", "clusters", "plugins", "plugin_dirs"});
     if (!map.isOk()) return map.status();
     WASMGATE_RETURN_IF_ERROR(parseSection(*map, "admin", &BootstrapParser::parseAdmin));
     WASMGATE_RETURN_IF_ERROR(map->readInt("workers", config_.workers, 0, kMaxWorkers));
+    WASMGATE_RETURN_IF_ERROR(parseSection(*map, "fetch", &BootstrapParser::parseFetch));
     WASMGATE_RETURN_IF_ERROR(parseSection(*map, "clusters", &BootstrapParser::parseClusters));
     WASMGATE_RETURN_IF_ERROR(parseSection(*map, "listeners", &BootstrapParser::parseListeners));
     WASMGATE_RETURN_IF_ERROR(checkClusterRefs());
@@ -100,6 +102,36 @@ class BootstrapParser {
       if (!a.isOk()) return a.status();
       config_.admin.address = std::move(*a);
     }
+    return Status::ok();
+  }
+
+  Status parseFetch(const Field& field) {
+    Result<MapField> map =
+        field.map({"timeout", "attempts", "ca_file", "insecure_skip_verify", "cache_dir"});
+    if (!map.isOk()) return map.status();
+    proxy::FetchConfig& f = config_.fetch;
+    WASMGATE_RETURN_IF_ERROR(map->readDuration("timeout", f.timeout));
+    if (f.timeout.count() == 0) return map->get("timeout")->error("must be more than 0");
+    WASMGATE_RETURN_IF_ERROR(map->readInt("attempts", f.attempts, 1, kMaxFetchAttempts));
+    WASMGATE_RETURN_IF_ERROR(readPath(*map, "ca_file", f.caFile));
+    std::error_code ec;
+    if (!f.caFile.empty() && !fs::is_regular_file(f.caFile, ec)) {
+      return map->get("ca_file")->error(f.caFile + ": " + (ec ? ec.message() : "not a file"));
+    }
+    WASMGATE_RETURN_IF_ERROR(map->readBool("insecure_skip_verify", f.insecureSkipVerify));
+    return readPath(*map, "cache_dir", f.cacheDir);
+  }
+
+  // A file or folder name; a relative one resolves against the bootstrap's folder.
+  Status readPath(const MapField& map, std::string_view key, std::string& out) const {
+    std::optional<Field> field = map.get(key);
+    if (!field) return Status::ok();
+    Result<std::string> text = field->string();
+    if (!text.isOk()) return text.status();
+    if (text->empty()) return field->error("must not be empty");
+    fs::path p(*text);
+    if (p.is_relative()) p = fs::path(baseDir_) / p;
+    out = p.lexically_normal().string();
     return Status::ok();
   }
 
