@@ -165,6 +165,22 @@ TEST(StartupTest, ConfigureReturningFalseIsAClearError) {
   EXPECT_TRUE(p.vm->failed());
 }
 
+TEST(StartupTest, ValidateConfigurationIsADryRun) {
+  Plugin p("lifecycle_plugin.wasm", lifecycleSpec("", "current"));
+  ASSERT_TRUE(p.vm->start().isOk());
+  EXPECT_TRUE(p.vm->validateConfiguration("candidate").isOk());
+  Status rejected = p.vm->validateConfiguration("FAIL");
+  ASSERT_FALSE(rejected.isOk());
+  EXPECT_NE(rejected.message().find("proxy_validate_configuration returned false"), std::string::npos)
+      << rejected.toString();
+  EXPECT_FALSE(p.vm->failed());  // a rejected candidate leaves the running plugin alone
+  FakeStream stream;
+  EXPECT_TRUE(p.vm->createStream(stream).isOk());
+  // Each call saw its own candidate in buffer 7 (the running one, "current", would have passed).
+  std::vector<std::string> events = p.events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "cb:validate_configuration"), 2);
+}
+
 abi::PluginSpec withEnvironmentSize(size_t count) {
   abi::PluginSpec spec;
   for (size_t i = 0; i < count; ++i) spec.environment.emplace_back("VAR" + std::to_string(i), "x");
