@@ -127,6 +127,8 @@ class PluginVm {
   Status onGrpcReceive(uint32_t token, std::string_view message);
   Status onGrpcTrailingMetadata(uint32_t token, const Headers& metadata);
   Status onGrpcClose(uint32_t token, uint32_t grpcStatus, std::string_view message);
+  // A unary call that succeeded is over (it gets no proxy_on_grpc_close): forget its token.
+  void onGrpcCallDone(uint32_t token) { forgetGrpcToken(token); }
   Status onForeignFunction(uint32_t functionId, std::string_view arguments);
 
   // ---- The interface hostcalls use (src/abi/hostcalls.cc, wasi.cc, properties.cc). ----

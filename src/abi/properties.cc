@@ -114,10 +114,9 @@ std::optional<std::string> resolveProperty(PluginVm& vm, std::string_view rawPat
   PluginVm::Context* context = vm.effectiveContext();
   StreamHost* stream = context ? context->stream : nullptr;
   if (stream) {
+    // Built-in attributes first: a plugin's set_property can add keys, never shadow the real
+    // request or connection for the plugins after it.
     StreamData& d = stream->data();
-    std::string key(rawPath);
-    while (!key.empty() && key.back() == '\0') key.pop_back();
-    if (auto it = d.filterState.find(key); it != d.filterState.end()) return it->second;
     auto rest = std::span(segments).subspan(1);
     if (segments[0] == "request") {
       if (auto v = requestProperty(d, rest)) return v;
@@ -125,6 +124,9 @@ std::optional<std::string> resolveProperty(PluginVm& vm, std::string_view rawPat
       if (auto v = responseProperty(d, rest)) return v;
     }
     if (auto v = stream->property(segments)) return v;
+    std::string key(rawPath);
+    while (!key.empty() && key.back() == '\0') key.pop_back();
+    if (auto it = d.filterState.find(key); it != d.filterState.end()) return it->second;
   }
   return vm.host().property(segments);
 }

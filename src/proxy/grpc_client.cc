@@ -355,9 +355,8 @@ int GrpcClient::onStreamClose(nghttp2_session*, int32_t streamId, uint32_t error
 void GrpcClient::finishCall(Call* call, uint32_t status, std::string message) {
   if (call->finished) return;
   call->finished = true;
-  if (call->stream || status != 0) {
-    events_.push_back({call->callbacks, call->token, Event::kClose, {}, std::move(message), status});
-  }
+  Event::Kind kind = call->stream || status != 0 ? Event::kClose : Event::kDone;
+  events_.push_back({call->callbacks, call->token, kind, {}, std::move(message), status});
   if (session_ && call->streamId > 0) {
     nghttp2_session_set_stream_user_data(session_, call->streamId, nullptr);
     if (nghttp2_session_get_stream_remote_close(session_, call->streamId) == 0 ||
@@ -380,6 +379,7 @@ void GrpcClient::dispatch() {
       case Event::kMessage: e.callbacks->onGrpcMessage(e.token, e.payload); break;
       case Event::kTrailing: e.callbacks->onGrpcTrailingMetadata(e.token, e.metadata); break;
       case Event::kClose: e.callbacks->onGrpcClose(e.token, e.status, e.payload); break;
+      case Event::kDone: e.callbacks->onGrpcCallDone(e.token); break;
     }
     flush();
   }

@@ -36,6 +36,8 @@ class GrpcCallbacks {
   virtual void onGrpcTrailingMetadata(uint32_t token, const abi::Headers& metadata) = 0;
   // The call or stream ended with `status`; for a unary call only when it failed.
   virtual void onGrpcClose(uint32_t token, uint32_t status, std::string_view message) = 0;
+  // A unary call succeeded and is over (it has no close event).
+  virtual void onGrpcCallDone(uint32_t token) = 0;
 };
 
 class GrpcClient {
@@ -56,7 +58,7 @@ class GrpcClient {
   struct Event {
     GrpcCallbacks* callbacks;
     uint32_t token;
-    enum Kind { kInitial, kMessage, kTrailing, kClose } kind;
+    enum Kind { kInitial, kMessage, kTrailing, kClose, kDone } kind;
     abi::Headers metadata;
     std::string payload;  // message, or the close message
     uint32_t status = 0;

@@ -238,6 +238,11 @@ void WorkerPlugin::onGrpcTrailingMetadata(uint32_t token, const abi::Headers& me
   if (abi::PluginVm* vm = this->vm()) deliver(vm->onGrpcTrailingMetadata(token, metadata));
 }
 
+void WorkerPlugin::onGrpcCallDone(uint32_t token) {
+  grpcCalls_.erase(token);
+  if (abi::PluginVm* vm = this->vm()) vm->onGrpcCallDone(token);
+}
+
 void WorkerPlugin::onGrpcClose(uint32_t token, uint32_t status, std::string_view message) {
   grpcCalls_.erase(token);
   if (abi::PluginVm* vm = this->vm()) deliver(vm->onGrpcClose(token, status, message));

@@ -76,6 +76,7 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
   void onGrpcMessage(uint32_t token, std::string_view message) override;
   void onGrpcTrailingMetadata(uint32_t token, const abi::Headers& metadata) override;
   void onGrpcClose(uint32_t token, uint32_t status, std::string_view message) override;
+  void onGrpcCallDone(uint32_t token) override;
   abi::WasmResult startGrpc(uint32_t token, const abi::GrpcCallRequest& request, bool stream);
   void deliver(const Status& delivered);
 

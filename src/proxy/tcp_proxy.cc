@@ -65,7 +65,6 @@ TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
   downstream_ = bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(downstream_, &TcpProxySession::onDownstreamRead, &TcpProxySession::onDownstreamWrite,
                     &TcpProxySession::onDownstreamEvent, this);
-  Cluster* cluster = worker.cluster(listener.cluster);
   upstream_ = bufferevent_socket_new(worker.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(upstream_, &TcpProxySession::onUpstreamRead, &TcpProxySession::onUpstreamWrite,
                     &TcpProxySession::onUpstreamEvent, this);
@@ -81,6 +80,10 @@ TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
     }
     slots_.push_back(std::make_unique<Slot>(*this, slots_.size(), *chain_->network[i]));
   }
+}
+
+void TcpProxySession::start() {
+  Cluster* cluster = worker_.cluster(listener_.cluster);
   bool connecting = false;
   if (cluster && !cluster->config().endpoints.empty()) {
     const SocketAddress& endpoint = cluster->nextEndpoint();
@@ -97,7 +100,7 @@ TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
   bufferevent_setwatermark(downstream_, EV_WRITE, kUpstreamHighWatermark / 2, 0);
   bufferevent_setwatermark(upstream_, EV_WRITE, kUpstreamHighWatermark / 2, 0);
   if (!connecting) {
-    worker_.loop().defer([this] { closeAll(abi::PeerType::kLocal); });
+    closeAll(abi::PeerType::kLocal);
     return;
   }
   startPlugins();

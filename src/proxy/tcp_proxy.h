@@ -25,6 +25,9 @@ class TcpProxySession final : public Deletable {
                   std::shared_ptr<WorkerChain> chain, evutil_socket_t fd, std::string peer, std::string local,
                   uint64_t id);
   ~TcpProxySession() override;
+  // Connects upstream and starts the plugins; may close the session at once (the worker must
+  // already own it).
+  void start();
 
   enum class Side { kDownstream, kUpstream };
   // From a plugin's StreamHost.

@@ -124,6 +124,7 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, 
                                                      std::move(localText), nextConnectionId());
     TcpProxySession* raw = session.get();
     w.tcpSessions_.emplace(raw, std::move(session));
+    raw->start();
     return;
   }
   auto connection = std::make_unique<DownstreamConnection>(w, *l->config, stats, fd, std::move(peerText),

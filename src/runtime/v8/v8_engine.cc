@@ -3,6 +3,7 @@
 #include <libplatform/libplatform.h>
 #include <v8.h>
 
+#include <map>
 #include <mutex>
 
 #include "runtime/watchdog.h"
@@ -78,6 +79,7 @@ class V8Instance final : public WasmInstance {
   std::optional<FunctionHandle> function(std::string_view name, const FuncType& type) override {
     const FuncType* actual = module_->info().exportedFunction(name);
     if (!actual || !(*actual == type)) return std::nullopt;
+    if (auto known = exportHandles_.find(name); known != exportHandles_.end()) return known->second;
     v8::Locker locker(isolate_);
     v8::Isolate::Scope isolateScope(isolate_);
     v8::HandleScope handles(isolate_);
@@ -89,7 +91,9 @@ class V8Instance final : public WasmInstance {
     }
     exportFunctions_.emplace_back(isolate_, value.As<v8::Function>());
     exportTypes_.push_back(*actual);
-    return static_cast<FunctionHandle>(exportFunctions_.size() - 1);
+    auto handle = static_cast<FunctionHandle>(exportFunctions_.size() - 1);
+    exportHandles_.emplace(std::string(name), handle);
+    return handle;
   }
 
   Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) override;
@@ -123,6 +127,7 @@ class V8Instance final : public WasmInstance {
   v8::Global<v8::WasmMemoryObject> memory_;
   std::vector<v8::Global<v8::Function>> exportFunctions_;
   std::vector<FuncType> exportTypes_;
+  std::map<std::string, FunctionHandle, std::less<>> exportHandles_;  // one handle per export
   std::vector<ImportBinding> bindings_;
   uint8_t* memoryBase_ = nullptr;
   size_t memorySize_ = 0;
