@@ -15,7 +15,7 @@ packages=(
   libssl-dev libnghttp2-dev libc-ares-dev
   libuv1 libicu72 libbrotli1 libc-ares2 libssl3 zlib1g
   libgtest-dev libgmock-dev libbenchmark-dev
-  wrk nginx-light python3 python3-grpcio
+  wrk nginx-light libnginx-mod-stream python3 python3-grpcio
   zlib1g-dev docker-registry  # src/fetch: gzip image layers; tests/integration_fetch: the oci:// registry
 )
 # Node.js and npm build the AssemblyScript test plugins; a machine with Node.js from elsewhere keeps it.
