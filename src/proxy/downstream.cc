@@ -98,15 +98,30 @@ abi::Headers DownstreamConnection::requestHeaders(const http1::RequestHead& head
   abi::Headers out;
   out.reserve(head.headers.size() + 6);
   out.emplace_back(":method", std::string(head.method));
-  out.emplace_back(":path", std::string(head.target));
   auto host = head.headers.find("host");
-  out.emplace_back(":authority", host ? std::string(*host) : std::string());
+  std::string authority = host ? std::string(*host) : std::string();
+  std::string_view target = head.target;
+  // Absolute form (RFC 9112 3.2.2): the target's authority replaces Host.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size() || abi::lowercase(target.substr(0, scheme.size())) != scheme) continue;
+    std::string_view rest = target.substr(scheme.size());
+    size_t slash = rest.find_first_of("/?");
+    authority = std::string(rest.substr(0, slash));
+    target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+    break;
+  }
+  std::string path(target);
+  if (!path.empty() && path[0] == '?') path.insert(0, "/");
+  out.emplace_back(":path", std::move(path));
+  out.emplace_back(":authority", std::move(authority));
   out.emplace_back(":scheme", "http");
   std::string forwardedFor;
   bool hasRequestId = false;
+  bool hasConnection = head.headers.find("connection").has_value();
   for (const http1::Header& h : head.headers) {
     std::string name = abi::lowercase(h.name);
     if (isHopByHop(name) || name == "host" || name == "expect") continue;
+    if (hasConnection && nominatedByConnection(head.headers, name)) continue;
     if (name == "x-forwarded-for") {
       forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(h.value);
       continue;
@@ -237,6 +252,8 @@ void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool
   std::string head = serializeResponseHead(out, responseFraming_);
   if (!keepAlive_ && responseFraming_ != ResponseFraming::kClose) {
     head.insert(head.size() - 2, "connection: close\r\n");
+  } else if (keepAlive_ && minorVersion_ == 0) {
+    head.insert(head.size() - 2, "connection: keep-alive\r\n");  // HTTP/1.0 closes unless told
   }
   bufferevent_write(bev_, head.data(), head.size());
   if (noBody) responseFraming_ = ResponseFraming::kNone;

@@ -1,6 +1,7 @@
 #include "proxy/http_util.h"
 
 #include "abi/pairs.h"
+#include "proxy/http1/framing.h"
 
 namespace wasmgate::proxy {
 
@@ -9,14 +10,19 @@ bool isHopByHop(std::string_view name) {
          name == "transfer-encoding" || name == "te" || name == "trailer" || name == "upgrade";
 }
 
+bool nominatedByConnection(const http1::HeaderList& headers, std::string_view lowercaseName) {
+  return http1::hasConnectionOption(headers, lowercaseName);
+}
+
 abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pseudoValue,
                           std::string_view pseudoName) {
   abi::Headers out;
   out.reserve(headers.size() + 1);
   if (!pseudoValue.empty()) out.emplace_back(std::string(pseudoName), std::string(pseudoValue));
+  bool hasConnection = headers.find("connection").has_value();
   for (const http1::Header& h : headers) {
     std::string name = abi::lowercase(h.name);
-    if (isHopByHop(name)) continue;
+    if (isHopByHop(name) || (hasConnection && nominatedByConnection(headers, name))) continue;
     out.emplace_back(std::move(name), std::string(h.value));
   }
   return out;

@@ -13,7 +13,12 @@ namespace wasmgate::proxy {
 // connection, keep-alive, proxy-connection, transfer-encoding, te, trailer, upgrade.
 bool isHopByHop(std::string_view lowercaseName);
 
-// Lowercased names, hop-by-hop headers dropped; a non-empty `pseudoValue` goes first as `pseudoName`.
+// True when `lowercaseName` is listed in a Connection header of `headers` (RFC 9110 7.6.1: such
+// headers are hop-by-hop too).
+bool nominatedByConnection(const http1::HeaderList& headers, std::string_view lowercaseName);
+
+// Lowercased names, hop-by-hop headers (fixed and Connection-nominated) dropped; a non-empty
+// `pseudoValue` goes first as `pseudoName`.
 abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pseudoValue,
                           std::string_view pseudoName);
 
