@@ -6,7 +6,7 @@ Usage:
 
 The plugins folder holds the example plugins (<name>.wasm). Each TestCase class starts its own
 proxy (2 workers, admin on a free port) and its own peers on loopback. Standard library, curl and
-wat2wasm only. Tests marked expectedFailure show proxy bugs (see the "proxy bug:" comments).
+wat2wasm only.
 """
 
 import argparse
@@ -512,9 +512,6 @@ class HttpSemanticsTest(ProxyTestCase):
         self.assertTrue(closed)
 
     def test_http10_keep_alive_is_announced(self):
-        # proxy bug: an HTTP/1.0 request with `Connection: keep-alive` is answered without
-        # `Connection: keep-alive`, although the proxy keeps the connection open (an HTTP/1.0
-        # client must then assume the connection closes, RFC 9112 9.3).
         with RawConnection(self.port) as c:
             c.send(build_request("GET", "/old-ka", [("Connection", "keep-alive")], version="HTTP/1.0"))
             r = c.read_response()
@@ -585,16 +582,12 @@ class HttpSemanticsTest(ProxyTestCase):
             self.assertNotIn(name, names)
 
     def test_connection_nominated_request_header_removed(self):
-        # proxy bug: headers named in the request's Connection header (RFC 9110 7.6.1) are
-        # forwarded upstream; only the fixed hop-by-hop names are dropped.
         tid = new_id()
         get(self.port, "/nominated", [("x-test-id", tid), ("Connection", "x-foo"), ("x-foo", "secret")])
         [entry] = self.upstream_saw(tid)
         self.assertEqual(header_values(entry["headers"], "x-foo"), [])
 
     def test_connection_nominated_response_header_removed(self):
-        # proxy bug: a response header named by the upstream's `Connection: x-up-secret` reaches
-        # the client.
         r = get(self.port, "/conn-token")
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("x-up-secret"))
@@ -633,9 +626,6 @@ class HttpSemanticsTest(ProxyTestCase):
         self.assertEqual(r.json()["path"], "/after-204")
 
     def test_absolute_form_request_target(self):
-        # proxy bug: a request in absolute form (`GET http://example.test/abs?x=1 HTTP/1.1`, what
-        # `curl -x` sends to a proxy) gets 404 "no route for this request": the target is not
-        # split into :authority and :path (RFC 9112 3.2.2: a server MUST accept it).
         tid = new_id()
         r = curl("http://example.test/abs?x=1", "-x", self.url(""), "-H", "x-test-id: " + tid)
         self.assertEqual(r.status, 200, r.body)
