@@ -12,6 +12,8 @@ Service wasmgate.test.v1.Probe (messages are raw bytes):
                          trailing metadata fail-detail: yes.
   Sleep       unary   request b"<ms>" -> sleeps (at most 10 s, stops when the client goes away),
                          then b"slept".
+  Big         unary   request b"<n>" -> n bytes of b"0123456789" repeated (at most 16 MiB).
+  Size        unary   -> the size of the request, in decimal.
   Count       server streaming: request b"<n>[:<delay_ms>]" -> b"item-0" ... b"item-<n-1>",
                          trailing metadata items: <n>.
   StreamFail  server streaming: request b"<n>" -> n messages, then UNAVAILABLE "backend went away".
@@ -159,7 +161,9 @@ class GrpcTestServer:
         self.calls = []
         self.lookups = []  # every method path the server was asked for
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                                  options=[("grpc.so_reuseport", 0)])
+                                  options=[("grpc.so_reuseport", 0),
+                                           ("grpc.max_receive_message_length", 32 * 1024 * 1024),
+                                           ("grpc.max_send_message_length", 32 * 1024 * 1024)])
         self.server.add_generic_rpc_handlers((_Router(self),))
         self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
         if not self.port:
@@ -213,6 +217,20 @@ class GrpcTestServer:
             return b""
         rec.sent = 1
         return b"slept"
+
+    def big(self, request, context):
+        rec = self.record("Big", context)
+        rec.requests.append(request)
+        n = min(int(request or b"0"), 16 * 1024 * 1024)
+        rec.sent = 1
+        return (b"0123456789" * (n // 10 + 1))[:n]
+
+    def size(self, request, context):
+        rec = self.record("Size", context)
+        rec.requests.append(request[:64])
+        rec.size = len(request)
+        rec.sent = 1
+        return str(len(request)).encode()
 
     def count(self, request, context):
         rec = self.record("Count", context)
@@ -287,6 +305,8 @@ class _Router(grpc.GenericRpcHandler):
             "/%s/Echo" % PROBE_SERVICE: unary(s.echo),
             "/%s/Fail" % PROBE_SERVICE: unary(s.fail),
             "/%s/Sleep" % PROBE_SERVICE: unary(s.sleep),
+            "/%s/Big" % PROBE_SERVICE: unary(s.big),
+            "/%s/Size" % PROBE_SERVICE: unary(s.size),
             "/%s/Count" % PROBE_SERVICE: server_stream(s.count),
             "/%s/StreamFail" % PROBE_SERVICE: server_stream(s.stream_fail),
             "/%s/Chat" % PROBE_SERVICE: grpc.stream_stream_rpc_method_handler(s.chat),

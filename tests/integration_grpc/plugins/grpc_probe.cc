@@ -19,6 +19,8 @@
 //                     proxy_grpc_cancel (or proxy_grpc_close with cancel_with=close) and answer
 //   send_after_close=1   stream: one more proxy_grpc_send after the half-close (its result
 //                        is reported as "late_send")
+//   repeat=<n>        each message is m repeated n times (at most 8 MiB), for large messages
+//   trap=1            trap (the VM fails) right after starting the call
 // Request headers named x-md-<key> become call metadata <key>.
 //
 // The answer (200, application/json) is sent when the call is over: at proxy_on_grpc_close,
@@ -58,6 +60,7 @@ using wasmgate::WasmResult;
 
 constexpr uint32_t kTickMs = 25;
 constexpr uint32_t kGraceTicks = 4;  // ~100 ms after a unary message without trailing metadata
+constexpr size_t kMaxMessageBytes = 8 * 1024 * 1024;
 
 struct Config {
   std::string cluster = "grpc";
@@ -372,6 +375,17 @@ uint32_t onRequestHeaders(uint32_t context_id) {
   if ((v = queryValue(query, "send_after_close"))) p.send_after_close = *v == "1";
   if ((v = queryValue(query, "cancel_after"))) p.cancel_after = parseUint(*v);
   if ((v = queryValue(query, "cancel_with"))) p.cancel_with_close = *v == "close";
+  if ((v = queryValue(query, "repeat"))) {
+    uint32_t n = parseUint(*v).value_or(1);
+    for (std::string& m : p.messages) {
+      if (m.empty() || n > kMaxMessageBytes / m.size()) continue;
+      std::string big;
+      big.reserve(m.size() * n);
+      for (uint32_t i = 0; i < n; ++i) big.append(m);
+      m = std::move(big);
+    }
+  }
+  bool trap = (v = queryValue(query, "trap")) && *v == "1";
   std::string cluster = g_config.cluster;
   std::string service = g_config.service;
   uint32_t timeout = g_config.timeout_ms;
@@ -404,6 +418,7 @@ uint32_t onRequestHeaders(uint32_t context_id) {
     return 1;  // StopIteration after the local response
   }
   g_tokens[p.token] = context_id;
+  if (trap) __builtin_trap();
   if (stream) {
     if (p.pingpong) {
       sendNext(p);
