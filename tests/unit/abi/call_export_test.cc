@@ -8,10 +8,6 @@ namespace wasmgate::testing {
 namespace {
 
 TEST(CallExportTest, RepeatedCallsDoNotGrowTheHeap) {
-  GTEST_SKIP() << "host bug: PluginVm::callExport (plugin_vm.cc) looks the export up on every call, "
-                  "and V8Instance::function (v8_engine.cc) appends a new v8::Global and FuncType "
-                  "for each lookup that are only freed with the VM; the hostcall fuzzer grows by "
-                  "one entry per call, and libFuzzer's per-input leak check runs on nearly every input";
   // glibc's own accounting: meaningful in the plain build (the sanitizers use their own allocator,
   // where this reads as no growth).
   auto heapInUse = [] { return mallinfo2().uordblks; };
