@@ -27,7 +27,6 @@
 #include <string>
 #include <vector>
 
-#include "abi/pairs.h"
 #include "abi/plugin_vm.h"
 #include "fakes/fake_hosts.h"
 #include "runtime/v8/v8_engine.h"
@@ -168,9 +167,19 @@ class Input {
   bool empty() const { return pos_ >= size_; }
   uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
   uint8_t peek() const { return pos_ < size_ ? data_[pos_] : 0; }
-  uint32_t u16() { return byte() | uint32_t{byte()} << 8; }
-  uint32_t u32() { return u16() | u16() << 16; }
-  uint64_t u64() { return u32() | uint64_t{u32()} << 32; }
+  // Little-endian; each part read in its own statement, since operands of | are unsequenced.
+  uint32_t u16() {
+    uint32_t low = byte();
+    return low | uint32_t{byte()} << 8;
+  }
+  uint32_t u32() {
+    uint32_t low = u16();
+    return low | u16() << 16;
+  }
+  uint64_t u64() {
+    uint64_t low = u32();
+    return low | uint64_t{u32()} << 32;
+  }
   std::string_view bytes(size_t n) {
     n = std::min(n, size_ - std::min(pos_, size_));
     std::string_view out(reinterpret_cast<const char*>(data_ + pos_), n);
