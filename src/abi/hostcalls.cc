@@ -189,7 +189,7 @@ R modifyHeader(PluginVm& vm, Args a, void (*op)(Headers&, std::string_view, std:
   auto value = readString(vm, a[3], a[4]);
   if (!key || !value) return R::kInvalidMemoryAccess;
   Headers* map = writableMap(vm, u32(a[0]));
-  if (!map) return R::kBadArgument;
+  if (!map || !validHeaderName(*key) || !validHeaderValue(*value)) return R::kBadArgument;
   op(*map, *key, *value);
   return R::kOk;
 }
@@ -221,7 +221,7 @@ R proxySetHeaderMapPairs(PluginVm& vm, Args a) {
   Headers* map = writableMap(vm, u32(a[0]));
   if (!map) return R::kBadArgument;
   std::optional<Headers> pairs = parsePairs(*bytes);
-  if (!pairs) return R::kBadArgument;  // never silently empty the map (section 8.13)
+  if (!pairs || !validHeaders(*pairs)) return R::kBadArgument;  // never silently empty the map (8.13)
   map->clear();
   for (const auto& [k, v] : *pairs) addHeader(*map, k, v);
   return R::kOk;
@@ -296,7 +296,7 @@ R proxySendLocalResponse(PluginVm& vm, Args a) {
   auto headerBytes = readString(vm, a[5], a[6]);
   if (!details || !body || !headerBytes) return R::kInvalidMemoryAccess;
   std::optional<Headers> headers = parsePairs(*headerBytes);
-  if (!headers) return R::kBadArgument;
+  if (!headers || !validHeaders(*headers)) return R::kBadArgument;
   PluginVm::Context* c = vm.effectiveContext();
   if (!c || !c->stream) return R::kNotFound;
   LocalResponse response{u32(a[0]), std::string(*details), std::string(*body), {}, u32(a[7])};
@@ -316,7 +316,7 @@ R proxyHttpCall(PluginVm& vm, Args a) {
   if (!vm.wasm().range(u32(a[9]), 4)) return R::kInvalidMemoryAccess;  // before any request starts
   auto headers = parsePairs(*headerBytes);
   auto trailers = parsePairs(*trailerBytes);
-  if (!headers || !trailers) return R::kBadArgument;
+  if (!headers || !trailers || !validHeaders(*headers) || !validHeaders(*trailers)) return R::kBadArgument;
   for (const char* required : {":method", ":path", ":authority"}) {
     if (!findHeader(*headers, required)) return R::kBadArgument;
   }
@@ -341,7 +341,7 @@ R startGrpc(PluginVm& vm, Args a, bool stream) {
   if (!cluster || !service || !method || !metadataBytes || !message) return R::kInvalidMemoryAccess;
   if (!vm.wasm().range(tokenSlot, 4)) return R::kInvalidMemoryAccess;
   auto metadata = parsePairs(*metadataBytes);
-  if (!metadata) return R::kBadArgument;
+  if (!metadata || !validHeaders(*metadata)) return R::kBadArgument;
   GrpcCallRequest request{std::string(*cluster), std::string(*service), std::string(*method),
                           std::move(*metadata), std::string(*message),
                           std::chrono::milliseconds(stream ? 0 : u32(a[10]))};

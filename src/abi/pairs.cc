@@ -69,6 +69,25 @@ std::optional<Headers> parsePairs(std::string_view bytes) {
   return out;
 }
 
+bool validHeaderName(std::string_view name) {
+  if (!name.empty() && name[0] == ':') name.remove_prefix(1);
+  if (name.empty()) return false;
+  static constexpr std::string_view kTokenSpecials = "!#$%&'*+-.^_`|~";
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kTokenSpecials.find(c) != std::string_view::npos;
+  });
+}
+
+bool validHeaderValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool validHeaders(const Headers& headers) {
+  return std::all_of(headers.begin(), headers.end(),
+                     [](const auto& h) { return validHeaderName(h.first) && validHeaderValue(h.second); });
+}
+
 std::string lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

@@ -18,6 +18,11 @@ std::optional<Headers> parsePairs(std::string_view bytes);
 // Header-map operations with the ABI's rules: names compared case-insensitively and stored
 // lowercase; get returns the first value; replace collapses to one entry; remove removes all.
 std::string lowercase(std::string_view s);
+// What may reach the wire: a name of token characters (a leading ':' for pseudo-headers) and a
+// value without CR, LF or NUL (RFC 9110 5.1 and 5.5, RFC 9113 8.2.1).
+bool validHeaderName(std::string_view name);
+bool validHeaderValue(std::string_view value);
+bool validHeaders(const Headers& headers);
 const std::string* findHeader(const Headers& headers, std::string_view name);
 void addHeader(Headers& headers, std::string_view name, std::string_view value);
 void replaceHeader(Headers& headers, std::string_view name, std::string_view value);

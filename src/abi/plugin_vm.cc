@@ -208,12 +208,15 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context, std::initialize
   Status status = instance_->call(*handle, std::span(args.begin(), args.size()), &result);
   --depth_;
   effectiveContextId_ = savedEffective;
-  lastLocalResponseSent_ = frame_.localResponseSent;
+  bool localResponseSent = frame_.localResponseSent;
   frame_ = std::move(savedFrame);
   if (!status.isOk()) {
     return fail(errorStatus(status.code(), std::string(callbackName(cb)) + ": " + status.message()));
   }
+  // The embedder may run further callbacks while it handles deferred actions; what this one
+  // decided is restored after them.
   if (depth_ == 0) runDeferred();
+  lastLocalResponseSent_ = localResponseSent;
   if (failed()) return failure_;
   return result;
 }

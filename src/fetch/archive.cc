@@ -93,6 +93,30 @@ std::string entryPath(const uint8_t* block, std::optional<std::string>& pending)
   return prefix.empty() ? name : std::string(prefix) + "/" + name;
 }
 
+// Inflates every gzip member of zs's input into `out`: Z_STREAM_END when all is done, Z_MEM_ERROR
+// past `maxOutput`, Z_BUF_ERROR when the input ends mid-stream, another zlib code when corrupt.
+int inflateAll(z_stream& zs, std::vector<uint8_t>& out, size_t maxOutput) {
+  while (true) {
+    if (out.size() == maxOutput) return Z_MEM_ERROR;
+    size_t old = out.size();
+    size_t chunk = std::min<size_t>(maxOutput - old, 256 * 1024);
+    out.resize(old + chunk);
+    zs.next_out = out.data() + old;
+    zs.avail_out = static_cast<uInt>(chunk);
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    out.resize(old + chunk - zs.avail_out);
+    bool anotherMember =
+        zs.avail_in > 0 && zs.next_in[0] == 0x1f && zs.avail_in > 1 && zs.next_in[1] == 0x8b;
+    if (rc == Z_STREAM_END && anotherMember) {
+      rc = inflateReset(&zs);
+      if (rc != Z_OK) return rc;
+      continue;
+    }
+    if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR)) return rc;
+    if (rc == Z_BUF_ERROR && zs.avail_out != 0) return rc;  // the input ran out mid-stream
+  }
+}
+
 }  // namespace
 
 bool isGzip(std::span<const uint8_t> data) {
@@ -108,29 +132,10 @@ Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> data, size_t maxOut
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
     return errorStatus(StatusCode::kInternal, "zlib: inflateInit2 failed");
   }
-  std::vector<uint8_t> out;
   zs.next_in = const_cast<Bytef*>(data.data());
   zs.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  while (true) {
-    if (out.size() == maxOutput) {
-      rc = Z_MEM_ERROR;
-      break;
-    }
-    size_t old = out.size();
-    size_t chunk = std::min<size_t>(maxOutput - old, 256 * 1024);
-    out.resize(old + chunk);
-    zs.next_out = out.data() + old;
-    zs.avail_out = static_cast<uInt>(chunk);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.resize(old + chunk - zs.avail_out);
-    if (rc == Z_STREAM_END && zs.avail_in > 0 && isGzip({zs.next_in, zs.avail_in})) {
-      rc = inflateReset(&zs);  // another member follows
-      continue;
-    }
-    if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR)) break;
-    if (rc == Z_BUF_ERROR && zs.avail_out != 0) break;  // input ran out mid-stream
-  }
+  std::vector<uint8_t> out;
+  int rc = inflateAll(zs, out, maxOutput);
   inflateEnd(&zs);
   if (rc == Z_STREAM_END) return out;
   if (rc == Z_MEM_ERROR) {
@@ -142,13 +147,15 @@ Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> data, size_t maxOut
                                                      : "gzip data is corrupt");
 }
 
-Result<std::vector<uint8_t>> extractTarFile(std::span<const uint8_t> tar, std::string_view baseName) {
+Result<std::vector<uint8_t>> extractTarFile(std::span<const uint8_t> tar,
+                                            std::string_view baseName) {
   std::optional<std::string> pendingPath;
   size_t offset = 0;
   while (offset + kBlock <= tar.size()) {
     const uint8_t* block = tar.data() + offset;
     if (allZero(block)) break;  // end-of-archive marker
-    if (!checksumMatches(block)) return corruptTar("header checksum mismatch at offset " + std::to_string(offset));
+    if (!checksumMatches(block))
+      return corruptTar("header checksum mismatch at offset " + std::to_string(offset));
     auto size = numberField(block, 124, 12);
     if (!size) return corruptTar("bad size field at offset " + std::to_string(offset));
     size_t dataStart = offset + kBlock;

@@ -20,11 +20,13 @@ bool isWasm(std::span<const uint8_t> data);
 
 // Decompresses one gzip stream (or several concatenated members). More than `maxOutput` bytes
 // of output, truncated or corrupt input: an error.
-Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> data, size_t maxOutput = kMaxBodyBytes);
+Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> data,
+                                    size_t maxOutput = kMaxBodyBytes);
 
 // The contents of the first regular file in the tar archive whose base name is `baseName`
 // ("plugin.wasm" matches "plugin.wasm", "./plugin.wasm" and "dir/plugin.wasm").
 // kNotFound when no entry matches; kProtocolError for a malformed archive.
-Result<std::vector<uint8_t>> extractTarFile(std::span<const uint8_t> tar, std::string_view baseName);
+Result<std::vector<uint8_t>> extractTarFile(std::span<const uint8_t> tar,
+                                            std::string_view baseName);
 
 }  // namespace wasmgate::fetch

@@ -66,7 +66,8 @@ Result<addrinfo*> resolve(const std::string& host, uint16_t port) {
   addrinfo* list = nullptr;
   int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
   if (rc != 0) {
-    return errorStatus(StatusCode::kUnavailable, "cannot resolve " + host + ": " + gai_strerror(rc));
+    return errorStatus(StatusCode::kUnavailable,
+                       "cannot resolve " + host + ": " + gai_strerror(rc));
   }
   return list;
 }
@@ -100,36 +101,41 @@ Result<std::unique_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
   return out;
 }
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+  SSL_CTX_free(ctx_);
+}
+
+Result<ConnectionPtr> Connection::connectTo(const addrinfo& ai, const std::string& peer,
+                                            const Deadline& deadline) {
+  int fd = socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
+  if (fd < 0) return errorStatus(StatusCode::kUnavailable, std::strerror(errno));
+  ConnectionPtr conn(new Connection(fd, peer));
+  if (connect(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
+    if (errno != EINPROGRESS) return errorStatus(StatusCode::kUnavailable, std::strerror(errno));
+    WASMGATE_RETURN_IF_ERROR(conn->waitFor(POLLOUT, deadline, "connect"));
+  }
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) return errorStatus(StatusCode::kUnavailable, std::strerror(err));
+  return conn;
+}
 
 Result<ConnectionPtr> Connection::open(const std::string& host, uint16_t port,
                                        const TlsContext* tls, const Deadline& deadline) {
   auto list = resolve(host, port);
   if (!list.isOk()) return list.status();
-  std::string peer = (host.find(':') != host.npos ? "[" + host + "]" : host) + ":" +
-                     std::to_string(port);
-  Status last = errorStatus(StatusCode::kUnavailable, "no address for " + peer);
-  ConnectionPtr conn;
-  for (addrinfo* ai = *list; ai != nullptr && !conn; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    ConnectionPtr candidate(new Connection(fd, peer));
-    Status status = Status::ok();
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      status = errno == EINPROGRESS ? candidate->waitFor(POLLOUT, deadline, "connect")
-                                    : errorStatus(StatusCode::kUnavailable, std::strerror(errno));
-    }
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (status.isOk() && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
-      status = errorStatus(StatusCode::kUnavailable, std::strerror(err));
-    }
-    if (status.isOk()) conn = std::move(candidate);
-    else last = status;
+  std::string peer =
+      (host.find(':') != host.npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  Result<ConnectionPtr> conn = errorStatus(StatusCode::kUnavailable, "no address");
+  for (addrinfo* ai = *list; ai != nullptr && !conn.isOk(); ai = ai->ai_next) {
+    conn = connectTo(*ai, peer, deadline);
   }
   freeaddrinfo(*list);
-  if (!conn) return errorStatus(last.code(), "connect to " + peer + ": " + last.message());
-  if (tls != nullptr) WASMGATE_RETURN_IF_ERROR(conn->handshake(host, *tls, deadline));
+  if (!conn.isOk()) {
+    return errorStatus(conn.status().code(), "connect to " + peer + ": " + conn.status().message());
+  }
+  if (tls != nullptr) WASMGATE_RETURN_IF_ERROR((*conn)->handshake(host, *tls, deadline));
   return conn;
 }
 
@@ -158,8 +164,8 @@ Status Connection::handshake(const std::string& host, const TlsContext& tls,
     if (verify != X509_V_OK) {
       ERR_clear_error();
       return errorStatus(StatusCode::kProtocolError,
-                         "TLS handshake with " + peer_ + ": certificate refused: " +
-                             X509_verify_cert_error_string(verify));
+                         "TLS handshake with " + peer_ +
+                             ": certificate refused: " + X509_verify_cert_error_string(verify));
     }
     WASMGATE_RETURN_IF_ERROR(waitForTls(ret, deadline, "TLS handshake"));
   }
@@ -242,7 +248,8 @@ Result<std::optional<size_t>> Connection::readOnce(char* buf, size_t max,
   ssize_t n = recv(fd_, buf, max, 0);
   if (n >= 0) return std::optional<size_t>(n);
   if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    return errorStatus(StatusCode::kUnavailable, "read from " + peer_ + ": " + std::strerror(errno));
+    return errorStatus(StatusCode::kUnavailable,
+                       "read from " + peer_ + ": " + std::strerror(errno));
   }
   WASMGATE_RETURN_IF_ERROR(waitFor(POLLIN, deadline, "read"));
   return std::optional<size_t>();

@@ -14,6 +14,8 @@
 
 #include "common/status.h"
 
+struct addrinfo;
+
 namespace wasmgate::fetch {
 
 // A point in time every step of one request must finish before.
@@ -74,6 +76,8 @@ class Connection {
 
  private:
   Connection(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
+  static Result<ConnectionPtr> connectTo(const addrinfo& ai, const std::string& peer,
+                                         const Deadline& deadline);
   Status handshake(const std::string& host, const TlsContext& tls, const Deadline& deadline);
   // Waits until the socket is ready for `events` (POLLIN, POLLOUT).
   Status waitFor(short events, const Deadline& deadline, std::string_view what);

@@ -21,8 +21,8 @@ std::string_view trim(std::string_view s) {
 }
 
 Status protocolError(const std::string& peer, std::string_view what) {
-  return errorStatus(StatusCode::kProtocolError, "bad HTTP response from " + peer + ": " +
-                                                     std::string(what));
+  return errorStatus(StatusCode::kProtocolError,
+                     "bad HTTP response from " + peer + ": " + std::string(what));
 }
 
 // How the body of a response is delimited (RFC 9112 section 6.3).
@@ -80,7 +80,8 @@ Result<std::string> ResponseReader::line(size_t& budget, std::string_view what) 
       if (!out.empty() && out.back() == '\r') out.pop_back();
       return out;
     }
-    if (buf_.size() - pos_ >= budget) return protocolError(conn_.peer(), std::string(what) + " too long");
+    if (buf_.size() - pos_ >= budget)
+      return protocolError(conn_.peer(), std::string(what) + " too long");
     auto more = fill();
     if (!more.isOk()) return more.status();
     if (!*more) return protocolError(conn_.peer(), "connection closed in " + std::string(what));
@@ -108,8 +109,8 @@ Status ResponseReader::parseHeaderLine(std::string_view text, HttpResponse& out)
     return protocolError(conn_.peer(), "bad header line");
   }
   if (out.headers.size() == kMaxHeaderCount) return protocolError(conn_.peer(), "too many headers");
-  out.headers.push_back({std::string(trim(text.substr(0, colon))),
-                         std::string(trim(text.substr(colon + 1)))});
+  out.headers.push_back(
+      {std::string(trim(text.substr(0, colon))), std::string(trim(text.substr(colon + 1)))});
   return Status::ok();
 }
 
@@ -213,18 +214,23 @@ Status ResponseReader::readBody(std::string_view method, HttpResponse& out) {
   auto how = framing(method, out, length);
   if (!how.isOk()) return how.status();
   switch (*how) {
-    case Framing::kNone: return Status::ok();
-    case Framing::kLength: return exact(length, out.body);
-    case Framing::kChunked: return chunked(out.body);
-    case Framing::kClose: return toClose(out.body);
+    case Framing::kNone:
+      return Status::ok();
+    case Framing::kLength:
+      return exact(length, out.body);
+    case Framing::kChunked:
+      return chunked(out.body);
+    case Framing::kClose:
+      return toClose(out.body);
   }
   return Status::ok();
 }
 
 std::string requestHead(std::string_view method, const Url& url, const HttpHeaders& headers,
                         std::string_view body) {
-  std::string head = std::string(method) + " " + url.target + " HTTP/1.1\r\nHost: " +
-                     url.authority() + "\r\nUser-Agent: wasmgate\r\nConnection: close\r\n";
+  std::string head = std::string(method) + " " + url.target +
+                     " HTTP/1.1\r\nHost: " + url.authority() +
+                     "\r\nUser-Agent: wasmgate\r\nConnection: close\r\n";
   for (const HttpHeader& h : headers) head += h.name + ": " + h.value + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -293,9 +299,9 @@ Result<HttpResponse> HttpClient::get(std::string_view url, const HttpHeaders& he
     const std::string* location = response->header("location");
     if (!isRedirect(response->status) || location == nullptr) return response;
     if (hop == options_.maxRedirects) {
-      return errorStatus(StatusCode::kProtocolError,
-                         "GET " + std::string(url) + ": more than " +
-                             std::to_string(options_.maxRedirects) + " redirects");
+      return errorStatus(StatusCode::kProtocolError, "GET " + std::string(url) + ": more than " +
+                                                         std::to_string(options_.maxRedirects) +
+                                                         " redirects");
     }
     auto next = resolveUrl(*current, *location);
     if (!next.isOk()) return next.status();
@@ -313,9 +319,9 @@ Result<HttpResponse> HttpClient::get(std::string_view url, const HttpHeaders& he
 Status httpStatusError(const HttpResponse& response, std::string_view what) {
   int s = response.status;
   if (s >= 200 && s < 300) return Status::ok();
-  StatusCode code = s == 404                                    ? StatusCode::kNotFound
-                    : (s == 408 || s == 429 || s >= 500)        ? StatusCode::kUnavailable
-                                                                : StatusCode::kProtocolError;
+  StatusCode code = s == 404                             ? StatusCode::kNotFound
+                    : (s == 408 || s == 429 || s >= 500) ? StatusCode::kUnavailable
+                                                         : StatusCode::kProtocolError;
   std::string message = std::string(what) + ": " + std::to_string(s);
   if (!response.reason.empty()) message += " " + response.reason;
   return errorStatus(code, message);

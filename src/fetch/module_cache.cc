@@ -113,7 +113,9 @@ Status writeFileAtomic(const std::string& path, std::span<const uint8_t> bytes) 
   std::filesystem::path target(path);
   std::error_code ec;
   std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) return errorStatus(StatusCode::kInternal, "cannot create " + target.parent_path().string() + ": " + ec.message());
+  if (ec)
+    return errorStatus(StatusCode::kInternal,
+                       "cannot create " + target.parent_path().string() + ": " + ec.message());
   std::string temp = tempName(target);
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ioError("cannot create", temp, errno);

@@ -30,7 +30,7 @@ Status mismatch(const std::string& url, const std::string& expected, const std::
 
 ModuleFetcher::ModuleFetcher(FetchOptions options)
     : options_(std::move(options)),
-      cache_(options_.disableCache ? std::string()
+      cache_(options_.disableCache       ? std::string()
              : options_.cacheDir.empty() ? ModuleCache::defaultDir()
                                          : options_.cacheDir) {}
 
@@ -38,13 +38,12 @@ void ModuleFetcher::addBuiltin(std::string name, std::span<const uint8_t> bytes)
   builtins_[std::move(name)] = bytes;
 }
 
-Result<std::vector<uint8_t>> ModuleFetcher::fetch(const std::string& url,
-                                                  const std::string& sha256,
+Result<std::vector<uint8_t>> ModuleFetcher::fetch(const std::string& url, const std::string& sha256,
                                                   const std::string& pullPolicy) const {
   auto expected = normalizeSha256(sha256);
   if (!expected) {
-    return errorStatus(StatusCode::kBadArgument, "sha256 \"" + sha256 + "\" of " + url +
-                                                     " is not 64 hex digits");
+    return errorStatus(StatusCode::kBadArgument,
+                       "sha256 \"" + sha256 + "\" of " + url + " is not 64 hex digits");
   }
   if (!pullPolicy.empty() && pullPolicy != kPullIfNotPresent && pullPolicy != kPullAlways) {
     return errorStatus(StatusCode::kBadArgument, "imagePullPolicy \"" + pullPolicy + "\" of " +
@@ -60,13 +59,19 @@ Result<std::vector<uint8_t>> ModuleFetcher::fetch(const std::string& url,
   if (pullPolicy != kPullAlways) {
     if (auto cached = fromCache(url, *expected)) return std::move(*cached);
   }
+  return fetchAndCache(url, *expected);
+}
+
+Result<std::vector<uint8_t>> ModuleFetcher::fetchAndCache(const std::string& url,
+                                                          const std::string& expected) const {
   auto remote = fetchRemote(url);
   if (!remote.isOk()) return remote.status();
   std::string actual = sha256Hex(remote->module);
-  if (!expected->empty() && actual != *expected && remote->manifestDigest != *expected) {
-    return mismatch(url, *expected, remote->manifestDigest.empty()
-                                        ? actual
-                                        : actual + " (image sha256 " + remote->manifestDigest + ")");
+  if (!expected.empty() && actual != expected && remote->manifestDigest != expected) {
+    return mismatch(url, expected,
+                    remote->manifestDigest.empty()
+                        ? actual
+                        : actual + " (image sha256 " + remote->manifestDigest + ")");
   }
   Status stored = cache_.store(url, remote->module, remote->manifestDigest);
   if (!stored.isOk()) {
@@ -78,12 +83,14 @@ Result<std::vector<uint8_t>> ModuleFetcher::fetch(const std::string& url,
 Result<std::vector<uint8_t>> ModuleFetcher::fetchLocal(const std::string& url) const {
   if (url.starts_with("builtin://")) {
     auto it = builtins_.find(url.substr(10));
-    if (it == builtins_.end()) return errorStatus(StatusCode::kNotFound, "no built-in module " + url);
+    if (it == builtins_.end())
+      return errorStatus(StatusCode::kNotFound, "no built-in module " + url);
     return std::vector<uint8_t>(it->second.begin(), it->second.end());
   }
   if (url.find("://") != std::string::npos && !url.starts_with("file://")) {
-    return errorStatus(StatusCode::kBadArgument,
-                       "cannot fetch " + url + ": the scheme is not file, http, https, oci or builtin");
+    return errorStatus(
+        StatusCode::kBadArgument,
+        "cannot fetch " + url + ": the scheme is not file, http, https, oci or builtin");
   }
   return readFile(url.starts_with("file://") ? url.substr(7) : url, kMaxBodyBytes);
 }
@@ -96,7 +103,8 @@ std::optional<std::vector<uint8_t>> ModuleFetcher::fromCache(const std::string& 
     return std::nullopt;
   }
   auto module = cache_.load(ref->moduleDigest);
-  if (module) logLine(LogSeverity::kDebug, "fetch", url + ": cached module sha256 " + ref->moduleDigest);
+  if (module)
+    logLine(LogSeverity::kDebug, "fetch", url + ": cached module sha256 " + ref->moduleDigest);
   return module;
 }
 
@@ -112,9 +120,9 @@ Result<ModuleFetcher::Remote> ModuleFetcher::fetchRemote(const std::string& url)
       }
       return result;
     }
-    logLine(LogSeverity::kWarn, "fetch", "try " + std::to_string(attempt) + " of " +
-                                             std::to_string(attempts) + " failed: " +
-                                             result.status().message());
+    logLine(LogSeverity::kWarn, "fetch",
+            "try " + std::to_string(attempt) + " of " + std::to_string(attempts) +
+                " failed: " + result.status().message());
     std::this_thread::sleep_for(std::chrono::milliseconds(backoffMs));
     backoffMs = std::min(backoffMs * 2, kMaxBackoffMs);
   }

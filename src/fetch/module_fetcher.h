@@ -48,6 +48,9 @@ class ModuleFetcher {
   Result<std::vector<uint8_t>> fetchLocal(const std::string& url) const;
   std::optional<std::vector<uint8_t>> fromCache(const std::string& url,
                                                 const std::string& sha256) const;
+  // Fetches, checks against `expected` (hex; empty: unchecked) and caches a remote module.
+  Result<std::vector<uint8_t>> fetchAndCache(const std::string& url,
+                                             const std::string& expected) const;
   Result<Remote> fetchRemote(const std::string& url) const;
   Result<Remote> fetchOnce(const std::string& url) const;
 

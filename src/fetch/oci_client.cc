@@ -93,8 +93,9 @@ Result<OciClient::FetchedManifest> OciClient::getManifest(const std::string& ref
   out.digestHex = sha256Hex(res->body);
   auto pinned = ociDigestHex(reference);
   if (pinned && *pinned != out.digestHex) {
-    return errorStatus(StatusCode::kProtocolError, "GET " + url + ": the manifest's digest is sha256:" +
-                                                       out.digestHex + ", not " + reference);
+    return errorStatus(
+        StatusCode::kProtocolError,
+        "GET " + url + ": the manifest's digest is sha256:" + out.digestHex + ", not " + reference);
   }
   const std::string* type = res->header("content-type");
   auto manifest = parseOciManifest(res->body, type ? *type : "");
@@ -143,7 +144,8 @@ Status OciClient::fetchToken(const std::map<std::string, std::string>& challenge
     auto it = challenge.find(key);
     return it == challenge.end() ? std::string() : it->second;
   };
-  std::string scope = param("scope").empty() ? "repository:" + ref_.repository + ":pull" : param("scope");
+  std::string scope =
+      param("scope").empty() ? "repository:" + ref_.repository + ":pull" : param("scope");
   std::string url = param("realm");
   url += url.find('?') == std::string::npos ? "?" : "&";
   if (!param("service").empty()) url += "service=" + urlEncode(param("service")) + "&";

@@ -39,7 +39,8 @@ Result<OciDescriptor> parseDescriptor(const json& entry) {
 
 Status parseDescriptors(const json& doc, const char* key, std::vector<OciDescriptor>& out) {
   auto list = doc.find(key);
-  if (list == doc.end() || !list->is_array()) return badManifest(std::string("no ") + key + " list");
+  if (list == doc.end() || !list->is_array())
+    return badManifest(std::string("no ") + key + " list");
   for (const json& entry : *list) {
     auto d = parseDescriptor(entry);
     if (!d.isOk()) return d.status();
@@ -106,9 +107,9 @@ Result<std::vector<uint8_t>> moduleFromLayer(const OciDescriptor& layer,
                                              std::span<const uint8_t> blob) {
   if (isWasm(blob)) return std::vector<uint8_t>(blob.begin(), blob.end());
   if (layer.mediaType == kWasmLayerType) {
-    return errorStatus(StatusCode::kProtocolError,
-                       "layer " + layer.digest + " of media type " + layer.mediaType +
-                           " does not hold a Wasm module");
+    return errorStatus(StatusCode::kProtocolError, "layer " + layer.digest + " of media type " +
+                                                       layer.mediaType +
+                                                       " does not hold a Wasm module");
   }
   std::vector<uint8_t> tar;
   if (isGzip(blob)) {

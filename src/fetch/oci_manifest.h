@@ -20,7 +20,8 @@ inline constexpr std::string_view kDockerManifestType =
     "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr std::string_view kDockerListType =
     "application/vnd.docker.distribution.manifest.list.v2+json";
-inline constexpr std::string_view kWasmLayerType = "application/vnd.module.wasm.content.layer.v1+wasm";
+inline constexpr std::string_view kWasmLayerType =
+    "application/vnd.module.wasm.content.layer.v1+wasm";
 inline constexpr std::string_view kWasmConfigType = "application/vnd.module.wasm.config.v1+json";
 
 // The Accept header of a manifest request: image manifests first, then indexes.

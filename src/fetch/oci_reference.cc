@@ -15,8 +15,7 @@ Status badReference(std::string_view url, std::string_view why) {
 }
 
 bool validRepository(std::string_view repo) {
-  if (repo.empty() || repo.front() == '/' || repo.back() == '/' ||
-      repo.find("//") != repo.npos) {
+  if (repo.empty() || repo.front() == '/' || repo.back() == '/' || repo.find("//") != repo.npos) {
     return false;
   }
   return std::all_of(repo.begin(), repo.end(), [](unsigned char c) {

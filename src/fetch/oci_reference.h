@@ -1,4 +1,5 @@
-// OCI image references as WasmPlugin URLs write them: oci://host[:port]/repo/name[:tag][@sha256:..].
+// OCI image references as WasmPlugin URLs write them:
+// oci://host[:port]/repo/name[:tag][@sha256:..].
 #pragma once
 
 #include <string>

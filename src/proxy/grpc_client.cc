@@ -195,6 +195,7 @@ bool GrpcClient::cancel(uint32_t token) {
   auto it = calls_.find(token);
   if (it == calls_.end()) return false;
   if (session_ && it->second->streamId > 0) {
+    nghttp2_session_set_stream_user_data(session_, it->second->streamId, nullptr);  // no late events
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, it->second->streamId, NGHTTP2_CANCEL);
   }
   calls_.erase(it);

@@ -249,8 +249,11 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
     std::string before = config.logOnly ? exposed : std::string();
     inChain_ = true;
     auto size = static_cast<uint32_t>(exposed.size());
+    auto started = std::chrono::steady_clock::now();
     auto r = side == Side::kDownstream ? vm->onDownstreamData(slot.context, size, endOfStream)
                                        : vm->onUpstreamData(slot.context, size, endOfStream);
+    plugin.plugin().stats.callbackNanos += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
     inChain_ = false;
     ++plugin.plugin().stats.callbacks;
     chunk = std::move(exposed);
