@@ -7,7 +7,6 @@ root_dir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root_dir"
 bash scripts/setup.sh
 jobs=$(nproc)
-export CCACHE_DIR="${CCACHE_DIR:-$root_dir/.deps/ccache}"
 
 echo "== release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
