@@ -304,16 +304,24 @@ class FetchTestCase(unittest.TestCase):
         self.cache = os.path.join(self.dir, "cache")
         self.module = add_header_module()
         self.cleanups = []
+        self.proxies = []
 
     def tearDown(self):
         for stop in reversed(self.cleanups):
             stop()
-        self.tmp.cleanup()
+        try:
+            for proxy in self.proxies:  # sanitizer builds report here
+                output = proxy.output()
+                self.assertNotIn("AddressSanitizer", output)
+                self.assertNotIn("runtime error:", output)
+        finally:
+            self.tmp.cleanup()
 
     def start_proxy(self, plugins, fetch=None, plugin_dirs=None, ready=True):
         fetch = dict({"cache_dir": self.cache, "timeout": "5s", "attempts": 2}, **(fetch or {}))
         proxy = Proxy(self.dir, plugins, fetch, plugin_dirs)
         self.cleanups.append(proxy.stop)
+        self.proxies.append(proxy)
         return proxy.wait_ready() if ready else proxy
 
     def assert_version(self, proxy, value):

@@ -49,7 +49,8 @@ TEST(TarTest, GnuLongName) {
 TEST(TarTest, PaxPathRecord) {
   std::string record = "path=x/plugin.wasm\n";
   record = std::to_string(record.size() + 3) + " " + record;  // "22 path=...\n"
-  std::string tar = tarEntry("PaxHeaders/x", record, 'x') + tarEntry("truncated-name", "pax") + tarEnd();
+  std::string tar =
+      tarEntry("PaxHeaders/x", record, 'x') + tarEntry("truncated-name", "pax") + tarEnd();
   EXPECT_EQ(extract(tar), "pax");
 }
 

@@ -42,8 +42,9 @@ TEST(HttpClientTest, ContentLengthBodyAndRequestHead) {
 
 TEST(HttpClientTest, ChunkedBodyWithExtensionsAndTrailers) {
   TestServer server([](const TestRequest&) {
-    return std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n");
+    return std::string(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n");
   });
   auto res = client().get(server.base() + "/");
   ASSERT_TRUE(res.isOk()) << res.status().toString();
@@ -52,7 +53,8 @@ TEST(HttpClientTest, ChunkedBodyWithExtensionsAndTrailers) {
 
 TEST(HttpClientTest, CloseDelimitedBodyAndInterimResponses) {
   TestServer server([](const TestRequest&) {
-    return std::string("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil close");
+    return std::string(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil close");
   });
   auto res = client().get(server.base() + "/");
   ASSERT_TRUE(res.isOk()) << res.status().toString();
@@ -78,12 +80,13 @@ TEST(HttpClientTest, FollowsRedirectsAndDropsAuthorizationAcrossOrigins) {
   EXPECT_EQ(res->body, "blob");
   EXPECT_EQ(res->url, storageUrl);
   EXPECT_EQ(authSeen, (std::vector<std::string>{"Bearer t", "Bearer t"}));  // same origin: kept
-  EXPECT_EQ(storageSaw.header("authorization"), "");                         // other origin: dropped
+  EXPECT_EQ(storageSaw.header("authorization"), "");                        // other origin: dropped
   EXPECT_EQ(storageSaw.target, "/obj?sig=abc");
 }
 
 TEST(HttpClientTest, RedirectLoopsAreBounded) {
-  TestServer server([](const TestRequest&) { return httpResponse(302, "", "Location: /again\r\n"); });
+  TestServer server(
+      [](const TestRequest&) { return httpResponse(302, "", "Location: /again\r\n"); });
   auto res = client().get(server.base() + "/");
   EXPECT_EQ(res.status().code(), StatusCode::kProtocolError);
   EXPECT_NE(res.status().message().find("redirects"), std::string::npos);
@@ -111,7 +114,8 @@ TEST(HttpClientTest, BodySizeCap) {
 TEST(HttpClientTest, MalformedResponsesAreProtocolErrors) {
   TestServer server([](const TestRequest& r) -> std::string {
     if (r.target == "/status") return "SPDY/9 200 OK\r\n\r\n";
-    if (r.target == "/length") return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello";
+    if (r.target == "/length")
+      return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello";
     if (r.target == "/chunk") return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
     if (r.target == "/short") return "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly this";
     return "HTTP/1.1 200 OK\r\n" + std::string(kMaxHeaderBytes, 'h');
@@ -119,7 +123,8 @@ TEST(HttpClientTest, MalformedResponsesAreProtocolErrors) {
   HttpClient http = client();
   for (const char* path : {"/status", "/length", "/chunk", "/short", "/huge-head"}) {
     auto res = http.get(server.base() + path);
-    EXPECT_EQ(res.status().code(), StatusCode::kProtocolError) << path << ": " << res.status().toString();
+    EXPECT_EQ(res.status().code(), StatusCode::kProtocolError)
+        << path << ": " << res.status().toString();
   }
 }
 

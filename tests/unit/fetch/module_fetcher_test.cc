@@ -33,7 +33,9 @@ FetchOptions optionsIn(const TempDir& dir) {
   return o;
 }
 
-std::string hexOf(const std::string& s) { return sha256Hex(std::string_view(s)); }
+std::string hexOf(const std::string& s) {
+  return sha256Hex(std::string_view(s));
+}
 
 // Serves a fixed set of paths.
 class StaticServer {
@@ -85,10 +87,12 @@ TEST(ModuleFetcherTest, Sha256MismatchIsRefusedAndNotCached) {
   EXPECT_EQ(wrong.status().code(), StatusCode::kBadArgument);
   EXPECT_NE(wrong.status().message().find("sha256 mismatch"), std::string::npos);
   EXPECT_NE(wrong.status().message().find(hexOf(module)), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/cache/modules/sha256/" + hexOf(module) + ".wasm"));
+  EXPECT_FALSE(
+      std::filesystem::exists(dir.path() + "/cache/modules/sha256/" + hexOf(module) + ".wasm"));
   auto right = fetcher.fetch(web.url("/m.wasm"), "sha256:" + hexOf(module));
   ASSERT_TRUE(right.isOk()) << right.status().toString();
-  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/cache/modules/sha256/" + hexOf(module) + ".wasm"));
+  EXPECT_TRUE(
+      std::filesystem::exists(dir.path() + "/cache/modules/sha256/" + hexOf(module) + ".wasm"));
   std::string local = dir.path() + "/l.wasm";
   std::ofstream(local, std::ios::binary) << module;
   EXPECT_EQ(fetcher.fetch(local, std::string(64, '0')).status().code(), StatusCode::kBadArgument);
@@ -210,8 +214,10 @@ TEST(ModuleCacheTest, StoreLookupLoadAndDefaults) {
   setenv("HOME", "/home/u", 1);
   EXPECT_EQ(ModuleCache::defaultDir(), "/home/u/.cache/wasmgate");
   if (xdg) setenv("XDG_CACHE_HOME", savedXdg.c_str(), 1);
-  if (home) setenv("HOME", savedHome.c_str(), 1);
-  else unsetenv("HOME");
+  if (home)
+    setenv("HOME", savedHome.c_str(), 1);
+  else
+    unsetenv("HOME");
 }
 
 TEST(ModuleCacheTest, UnwritableFolderIsAnErrorNotACrash) {

@@ -22,7 +22,9 @@ using testing::TestRequest;
 using testing::TestServer;
 using testing::textOf;
 
-std::string hexOf(const std::string& s) { return sha256Hex(std::string_view(s)); }
+std::string hexOf(const std::string& s) {
+  return sha256Hex(std::string_view(s));
+}
 
 // The registry side of the distribution API: GET manifests and blobs of one repository.
 class FakeRegistry {
@@ -46,8 +48,9 @@ class FakeRegistry {
   std::string artifact(const std::string& tag, const std::string& module) {
     std::string config = blob("{}");
     std::string layer = blob(module);
-    return manifest(tag, manifestJson(kOciManifestType, kWasmConfigType, config,
-                                      {{std::string(kWasmLayerType), layer}}),
+    return manifest(tag,
+                    manifestJson(kOciManifestType, kWasmConfigType, config,
+                                 {{std::string(kWasmLayerType), layer}}),
                     kOciManifestType);
   }
   std::string image(const std::string& tag, const std::string& module) {
@@ -55,9 +58,11 @@ class FakeRegistry {
     std::string base = blob(gzipOf(testing::tarEntry("etc/hostname", "x") + testing::tarEnd()));
     std::string layer = blob(gzipOf(testing::tarEntry("plugin.wasm", module) + testing::tarEnd()));
     const std::string type = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    return manifest(tag, manifestJson(kDockerManifestType, "application/vnd.docker.container.image.v1+json",
-                                      config, {{type, base}, {type, layer}}),
-                    kDockerManifestType);
+    return manifest(
+        tag,
+        manifestJson(kDockerManifestType, "application/vnd.docker.container.image.v1+json", config,
+                     {{type, base}, {type, layer}}),
+        kDockerManifestType);
   }
   static std::string manifestJson(std::string_view type, std::string_view configType,
                                   const std::string& config,
@@ -85,7 +90,9 @@ class FakeRegistry {
     blobs_[digest] = data;
   }
   std::string host() const { return "127.0.0.1:" + std::to_string(server_.port()); }
-  std::string url(const std::string& ref) const { return "oci://" + host() + "/plugins/demo" + ref; }
+  std::string url(const std::string& ref) const {
+    return "oci://" + host() + "/plugins/demo" + ref;
+  }
   TestServer& server() { return server_; }
 
  private:
@@ -93,8 +100,10 @@ class FakeRegistry {
     std::lock_guard lock(mu_);
     if (r.target.starts_with("/token?")) return httpResponse(200, R"({"token":"tok123"})");
     if (requireToken_ && r.header("authorization") != "Bearer tok123") {
-      return httpResponse(401, "", "WWW-Authenticate: Bearer realm=\"" + server_.base() +
-                                       "/token\",service=\"fake\",scope=\"repository:plugins/demo:pull\"\r\n");
+      return httpResponse(
+          401, "",
+          "WWW-Authenticate: Bearer realm=\"" + server_.base() +
+              "/token\",service=\"fake\",scope=\"repository:plugins/demo:pull\"\r\n");
     }
     const std::string prefix = "/v2/plugins/demo/";
     if (r.target.starts_with(prefix + "manifests/")) {
@@ -104,7 +113,8 @@ class FakeRegistry {
     }
     if (r.target.starts_with(prefix + "blobs/")) {
       std::string digest = r.target.substr(prefix.size() + 6);
-      if (!redirect_.empty()) return httpResponse(307, "", "Location: " + redirect_ + "/" + digest + "\r\n");
+      if (!redirect_.empty())
+        return httpResponse(307, "", "Location: " + redirect_ + "/" + digest + "\r\n");
       auto it = blobs_.find(digest);
       return it == blobs_.end() ? httpResponse(404, "") : httpResponse(200, it->second);
     }
@@ -160,9 +170,10 @@ TEST(OciFetchTest, PinnedDigestAndIndexes) {
   FakeRegistry reg;
   std::string module = fakeWasm("indexed");
   std::string inner = reg.artifact("inner", module);
-  std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
-                      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                      inner + R"(","size":1,"platform":{"os":"wasip1","architecture":"wasm"}}]})";
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      inner + R"(","size":1,"platform":{"os":"wasip1","architecture":"wasm"}}]})";
   std::string indexDigest = reg.manifest("multi", index, kOciIndexType);
   ModuleFetcher fetcher(optionsIn(dir));
   EXPECT_EQ(textOf(*fetcher.fetch(reg.url(":multi"), "", "Always")), module);

@@ -45,9 +45,10 @@ TEST(OciReferenceTest, RegistryRepositoryTagAndDigest) {
 }
 
 TEST(OciReferenceTest, RefusesMalformedReferences) {
-  for (std::string bad : std::vector<std::string>{
-           "oci://reg:5000/", "oci://reg:5000/UPPER:v1", "oci://reg:5000/a//b",
-           "oci://reg:5000/a:bad tag", "oci://reg:5000/a@sha256:abc", "oci://reg:5000/a@md5:" + kHex}) {
+  for (std::string bad :
+       std::vector<std::string>{"oci://reg:5000/", "oci://reg:5000/UPPER:v1", "oci://reg:5000/a//b",
+                                "oci://reg:5000/a:bad tag", "oci://reg:5000/a@sha256:abc",
+                                "oci://reg:5000/a@md5:" + kHex}) {
     auto r = parseOciReference(bad);
     EXPECT_EQ(r.status().code(), StatusCode::kBadArgument) << bad;
   }
@@ -71,7 +72,8 @@ TEST(OciManifestTest, WasmArtifact) {
   std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
     "config":{"mediaType":"application/vnd.module.wasm.config.v1+json","digest":"sha256:)" +
                      kHex + R"(","size":2},"layers":[)" +
-                     layerJson(std::string(kWasmLayerType), "sha256:" + std::string(64, 'b')) + "]}";
+                     layerJson(std::string(kWasmLayerType), "sha256:" + std::string(64, 'b')) +
+                     "]}";
   auto m = parseOciManifest(json, "");
   ASSERT_TRUE(m.isOk()) << m.status().toString();
   EXPECT_FALSE(m->isIndex);
@@ -83,11 +85,13 @@ TEST(OciManifestTest, WasmArtifact) {
 }
 
 TEST(OciManifestTest, DockerImageTakesTheLastLayerAndTheContentType) {
-  std::string json = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:)" + kHex +
-                     R"("},"layers":[)" +
-                     layerJson("application/vnd.docker.image.rootfs.diff.tar.gzip", "sha256:" + kHex) + "," +
-                     layerJson("application/vnd.docker.image.rootfs.diff.tar.gzip",
-                               "sha256:" + std::string(64, 'c')) + "]}";
+  std::string json =
+      R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:)" + kHex +
+      R"("},"layers":[)" +
+      layerJson("application/vnd.docker.image.rootfs.diff.tar.gzip", "sha256:" + kHex) + "," +
+      layerJson("application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "sha256:" + std::string(64, 'c')) +
+      "]}";
   auto m = parseOciManifest(json, std::string(kDockerManifestType) + "; charset=utf-8");
   ASSERT_TRUE(m.isOk()) << m.status().toString();
   EXPECT_EQ(m->mediaType, kDockerManifestType);
@@ -97,10 +101,12 @@ TEST(OciManifestTest, DockerImageTakesTheLastLayerAndTheContentType) {
 TEST(OciManifestTest, IndexPicksAWasmPlatformThenLinuxAmd64) {
   auto entry = [](char c, const char* os, const char* arch) {
     return R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
-           std::string(64, c) + R"(","platform":{"os":")" + os + R"(","architecture":")" + arch + "\"}}";
+           std::string(64, c) + R"(","platform":{"os":")" + os + R"(","architecture":")" + arch +
+           "\"}}";
   };
-  std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" +
-                     entry('1', "linux", "arm64") + "," + entry('2', "linux", "amd64") + "]}";
+  std::string json =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" +
+      entry('1', "linux", "arm64") + "," + entry('2', "linux", "amd64") + "]}";
   auto index = parseOciManifest(json, "");
   ASSERT_TRUE(index.isOk()) << index.status().toString();
   EXPECT_TRUE(index->isIndex);
@@ -110,11 +116,11 @@ TEST(OciManifestTest, IndexPicksAWasmPlatformThenLinuxAmd64) {
 }
 
 TEST(OciManifestTest, RefusesMalformedManifests) {
-  for (std::string bad : std::vector<std::string>{
-           "not json", "[]", R"({"schemaVersion":1,"fsLayers":[]})",
-           R"({"schemaVersion":2,"mediaType":"text/plain","layers":[]})",
-           R"({"schemaVersion":2,"layers":{}})",
-           R"({"schemaVersion":2,"layers":[{"digest":"sha256:short"}]})"}) {
+  for (std::string bad :
+       std::vector<std::string>{"not json", "[]", R"({"schemaVersion":1,"fsLayers":[]})",
+                                R"({"schemaVersion":2,"mediaType":"text/plain","layers":[]})",
+                                R"({"schemaVersion":2,"layers":{}})",
+                                R"({"schemaVersion":2,"layers":[{"digest":"sha256:short"}]})"}) {
     auto m = parseOciManifest(bad, "");
     EXPECT_EQ(m.status().code(), StatusCode::kProtocolError) << bad;
   }

@@ -32,8 +32,9 @@ struct TestRequest {
 // A complete response with Content-Length.
 inline std::string httpResponse(int status, const std::string& body,
                                 const std::string& extraHeaders = "") {
-  return "HTTP/1.1 " + std::to_string(status) + " Status\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extraHeaders + "Connection: close\r\n\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " Status\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extraHeaders +
+         "Connection: close\r\n\r\n" + body;
 }
 
 class TestServer {
@@ -45,7 +46,8 @@ class TestServer {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd_, 16) != 0) {
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(fd_, 16) != 0) {
       ::close(fd_);
       fd_ = -1;
       return;

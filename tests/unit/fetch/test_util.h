@@ -31,8 +31,12 @@ class TempDir {
   std::string path_;
 };
 
-inline std::vector<uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
-inline std::string textOf(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
+inline std::vector<uint8_t> bytesOf(const std::string& s) {
+  return {s.begin(), s.end()};
+}
+inline std::string textOf(const std::vector<uint8_t>& v) {
+  return {v.begin(), v.end()};
+}
 
 // A small fake Wasm module: the magic, the version and some payload.
 inline std::string fakeWasm(const std::string& payload) {
@@ -50,7 +54,10 @@ inline std::string tarHeader(const std::string& name, size_t size, char type = '
   std::snprintf(h.data() + 124, 12, "%011zo", size);
   std::snprintf(h.data() + 136, 12, "%011o", 0);
   h[156] = type;
-  std::memcpy(h.data() + 257, "ustar\0" "00", 8);
+  std::memcpy(h.data() + 257,
+              "ustar\0"
+              "00",
+              8);
   std::memcpy(h.data() + 345, prefix.data(), std::min<size_t>(prefix.size(), 155));
   std::memset(h.data() + 148, ' ', 8);
   unsigned sum = 0;
@@ -67,7 +74,9 @@ inline std::string tarEntry(const std::string& name, const std::string& data, ch
   return out;
 }
 
-inline std::string tarEnd() { return std::string(1024, '\0'); }
+inline std::string tarEnd() {
+  return std::string(1024, '\0');
+}
 
 inline std::string gzipOf(const std::string& data) {
   z_stream zs{};
