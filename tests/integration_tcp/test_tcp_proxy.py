@@ -407,10 +407,7 @@ class TcpProxyTest(unittest.TestCase):
         self.assertEqual(after["tcp_connections_total"] - before["tcp_connections_total"], 1)
         self.assertEqual(after["tcp_connections_over_limit_total"], before["tcp_connections_over_limit_total"])
 
-    # proxy bug: TcpProxySession counts network plugin callbacks (wasmgate_plugin_callbacks_total)
-    # but never adds their time to wasmgate_plugin_callback_nanoseconds_total (only the HTTP
-    # stream does), so the README's per-plugin time stays 0 for network plugins.
-    @unittest.expectedFailure
+    # Network plugin callbacks are counted and timed like HTTP ones (the time once stayed 0).
     def test_network_plugin_callback_time_is_counted(self):
         calls0 = self.gate.metric("wasmgate_plugin_callbacks_total", plugin="tcp-bytes")
         nanos0 = self.gate.metric("wasmgate_plugin_callback_nanoseconds_total", plugin="tcp-bytes")
