@@ -304,10 +304,6 @@ class ReenteringStream : public FakeStream {
 };
 
 TEST(LocalResponseReentryTest, CallbacksRunFromTheReplyDoNotUndoTheForcedStop) {
-  GTEST_SKIP() << "host bug: PluginVm::invoke records lastLocalResponseSent_ before runDeferred(); "
-                  "a callback the embedder runs from StreamHost::sendLocalResponse (allowed: it is "
-                  "after the plugin's callback) overwrites it, so onRequestHeaders returns the "
-                  "plugin's Continue instead of the forced stop";
   Plugin p("lifecycle_plugin.wasm", lifecycleSpec());
   ASSERT_TRUE(p.vm->start().isOk());
   ReenteringStream stream;
