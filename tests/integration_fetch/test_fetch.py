@@ -185,12 +185,12 @@ class Registry:
 class HttpsServer:
     """Serves `root` over https with a certificate for localhost and 127.0.0.1 made by openssl."""
 
-    def __init__(self, workdir, root):
+    def __init__(self, workdir, root, san="DNS:localhost,IP:127.0.0.1"):
         self.cert = os.path.join(workdir, "cert.pem")
         key = os.path.join(workdir, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                        "-out", self.cert, "-days", "1", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                        "-out", self.cert, "-days", "1", "-subj", "/CN=wasmgate-test",
+                        "-addext", "subjectAltName=" + san],
                        check=True, capture_output=True, timeout=60)
 
         class Handler(SimpleHTTPRequestHandler):
@@ -396,16 +396,21 @@ class OciRegistryTest(FetchTestCase):
             return f.read()
 
 
-class HttpsTest(FetchTestCase):
+class HttpsBase(FetchTestCase):
+    """A Python https server on loopback serving add_header.wasm with a fresh certificate."""
+    san = "DNS:localhost,IP:127.0.0.1"
+
     def setUp(self):
         super().setUp()
         root = os.path.join(self.dir, "www")
         os.makedirs(root)
         with open(os.path.join(root, "add_header.wasm"), "wb") as f:
             f.write(self.module)
-        self.https = HttpsServer(self.dir, root)
+        self.https = HttpsServer(self.dir, root, self.san)
         self.cleanups.append(self.https.stop)
 
+
+class HttpsTest(HttpsBase):
     def test_https_with_the_certificate_as_ca(self):
         for host in ("127.0.0.1", "localhost"):  # an IP SAN, and a DNS SAN with SNI
             with self.subTest(host=host):
@@ -421,11 +426,32 @@ class HttpsTest(FetchTestCase):
         self.assertNotEqual(proxy.wait_exit(), 0)
         self.assertIn("certificate", proxy.output())
 
+    def test_insecure_skip_verify_accepts_it(self):
+        url = "https://127.0.0.1:%d/add_header.wasm" % self.https.port
+        proxy = self.start_proxy([plugin(url, "insecure")], {"insecure_skip_verify": True})
+        self.assert_version(proxy, "insecure")
+
     def test_missing_module_is_an_error(self):
         url = "https://127.0.0.1:%d/absent.wasm" % self.https.port
         proxy = self.start_proxy([plugin(url, "x")], {"ca_file": self.https.cert}, ready=False)
         self.assertNotEqual(proxy.wait_exit(), 0)
         self.assertIn("404", proxy.output())
+
+
+class HttpsHostCheckTest(HttpsBase):
+    """A certificate for 127.0.0.1 only: trusted, but not for the name localhost."""
+    san = "IP:127.0.0.1"
+
+    def test_https_with_the_certificate_as_ca(self):
+        url = "https://127.0.0.1:%d/add_header.wasm" % self.https.port
+        proxy = self.start_proxy([plugin(url, "by-ip")], {"ca_file": self.https.cert})
+        self.assert_version(proxy, "by-ip")
+
+    def test_another_host_name_is_refused(self):
+        url = "https://localhost:%d/add_header.wasm" % self.https.port
+        proxy = self.start_proxy([plugin(url, "x")], {"ca_file": self.https.cert}, ready=False)
+        self.assertNotEqual(proxy.wait_exit(), 0)
+        self.assertIn("hostname mismatch", proxy.output())
 
 
 class Sha256Test(FetchTestCase):
