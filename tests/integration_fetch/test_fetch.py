@@ -10,7 +10,9 @@ Usage:
   `wasmgate serve` with an oci:// plugin answers with the plugin's effect. The cache keeps a
   restart working with the registry gone (IfNotPresent), and Always refuses it.
 - HttpsTest: an https:// module from a Python https server whose self-signed certificate is made
-  with the openssl CLI and given as fetch.ca_file; without it the certificate is refused.
+  with the openssl CLI and given as fetch.ca_file; without it the certificate is refused, and
+  insecure_skip_verify accepts it. HttpsHostCheckTest: a certificate for 127.0.0.1 only is
+  refused for the name localhost.
 - Sha256Test: a wrong sha256 is refused at start; on reload (POST /reload, or a changed file in
   plugin_dirs) the reload is refused and the old plugin keeps serving.
 
