@@ -53,6 +53,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, const ListenerConfig&
   bufferevent_setcb(bev_, &DownstreamConnection::onRead, &DownstreamConnection::onWrite,
                     &DownstreamConnection::onEvent, this);
   bufferevent_setwatermark(bev_, EV_WRITE, kDownstreamHighWatermark / 2, 0);
+  bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
+  bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   headTimer_.arm(listener_.requestHeadersTimeout);
   ++stats_.downstreamCx;

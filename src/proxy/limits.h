@@ -26,6 +26,8 @@ namespace wasmgate::proxy {
 inline constexpr size_t kMaxBufferedBodyBytes = 8 * 1024 * 1024;
 // Response bytes waiting for a slow client before the upstream stops being read.
 inline constexpr size_t kDownstreamHighWatermark = 1024 * 1024;
+// The most one socket read or write moves per event-loop wake-up.
+inline constexpr size_t kMaxSingleReadBytes = 256 * 1024;
 // Request bytes waiting for a slow upstream before the client stops being read.
 inline constexpr size_t kUpstreamHighWatermark = 1024 * 1024;
 

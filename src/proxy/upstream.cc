@@ -10,6 +10,7 @@
 #include "abi/pairs.h"
 #include "proxy/http1/parser.h"
 #include "proxy/http_util.h"
+#include "proxy/limits.h"
 
 namespace wasmgate::proxy {
 
@@ -21,6 +22,8 @@ class UpstreamConnection : public Deletable {
       : cluster_(cluster), address_(endpoint.toString()) {
     bev_ = bufferevent_socket_new(cluster.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(bev_, &UpstreamConnection::onRead, nullptr, &UpstreamConnection::onEvent, this);
+    bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
+    bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
     sockaddr_storage addr{};
     int len = sizeof(addr);
     std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : address_;
