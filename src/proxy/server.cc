@@ -1,29 +1,13 @@
 #include "proxy/server.h"
 
-#include <openssl/sha.h>
-
 #include <future>
 #include <thread>
 
 #include "common/log.h"
+#include "common/sha256.h"
 #include "runtime/v8/v8_engine.h"
 
 namespace wasmgate::proxy {
-namespace {
-
-std::string sha256Hex(const std::vector<uint8_t>& bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(bytes.data(), bytes.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
-
-}  // namespace
 
 Server::Server(ServerConfig config, ModuleFetcher fetcher)
     : config_(std::move(config)), fetcher_(std::move(fetcher)), engine_(runtime::createV8Engine()) {
