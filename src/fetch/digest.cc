@@ -1,23 +1,14 @@
 #include "fetch/digest.h"
 
-#include <openssl/sha.h>
+#include "common/sha256.h"
+
 
 #include <algorithm>
 #include <cctype>
 
 namespace wasmgate::fetch {
 
-std::string sha256Hex(std::span<const uint8_t> bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(bytes.data(), bytes.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
+std::string sha256Hex(std::span<const uint8_t> bytes) { return wasmgate::sha256Hex(bytes); }
 
 std::string sha256Hex(std::string_view bytes) {
   return sha256Hex(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
