@@ -1,10 +1,9 @@
 #include "fetch/digest.h"
 
-#include "common/sha256.h"
-
-
 #include <algorithm>
 #include <cctype>
+
+#include "common/sha256.h"
 
 namespace wasmgate::fetch {
 
