@@ -37,7 +37,8 @@
 // Callbacks for a token whose request was already answered (or cancelled) increment the
 // counter grpc_probe_late_callbacks and are logged at warn level.
 //
-// Configuration: {"cluster": "grpc", "service": "wasmgate.test.v1.Probe", "timeout_ms": 2000}
+// Configuration: {"cluster": "grpc", "service": "wasmgate.test.v1.Probe", "timeout_ms": 2000,
+//                 "prefix": ""}   (prefix: the probe answers <prefix>/unary/... and <prefix>/stream/...)
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -66,6 +67,7 @@ struct Config {
   std::string cluster = "grpc";
   std::string service = "wasmgate.test.v1.Probe";
   uint32_t timeout_ms = 2000;
+  std::string prefix;
 };
 
 // ---- JSON output ----
@@ -338,6 +340,7 @@ bool readConfig(uint32_t size) {
   if ((*doc)["cluster"].isString()) g_config.cluster = std::string((*doc)["cluster"].asString());
   if ((*doc)["service"].isString()) g_config.service = std::string((*doc)["service"].asString());
   if ((*doc)["timeout_ms"].isInt()) g_config.timeout_ms = static_cast<uint32_t>((*doc)["timeout_ms"].asInt());
+  if ((*doc)["prefix"].isString()) g_config.prefix = std::string((*doc)["prefix"].asString());
   return true;
 }
 
@@ -346,6 +349,8 @@ uint32_t onRequestHeaders(uint32_t context_id) {
   std::string_view full = pathHeader ? pathHeader->view() : std::string_view("/");
   size_t qmark = full.find('?');
   std::string_view path = full.substr(0, qmark);
+  if (!path.starts_with(g_config.prefix)) return 0;
+  path.remove_prefix(g_config.prefix.size());
   Query query = qmark == std::string_view::npos ? Query() : parseQuery(full.substr(qmark + 1));
 
   bool stream;
