@@ -201,7 +201,8 @@ class SilentServer:
         self.thread.start()
 
     def _run(self):
-        while not self.stopping.is_set():
+        deadline = time.monotonic() + 300  # never outlives a test run
+        while not self.stopping.is_set() and time.monotonic() < deadline:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
