@@ -2,6 +2,10 @@
 
 #include <event2/buffer.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "abi/pairs.h"
@@ -91,10 +95,10 @@ void GrpcClient::connect() {
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
 }
 
-void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool stream, GrpcCallbacks& callbacks) {
+void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool stream, GrpcCallbacks& owner) {
   auto call = std::make_unique<Call>();
   call->token = token;
-  call->callbacks = &callbacks;
+  call->callbacks = &owner;
   call->stream = stream;
   call->request = request;
   if (!stream) {
@@ -102,10 +106,10 @@ void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool
     call->localEnd = true;
   }
   if (request.timeout.count() > 0) {
-    call->timeout = std::make_unique<Timer>(loop_, [this, token] {
+    call->timeout = std::make_unique<Timer>(loop_, [this, owner = &owner, token] {
       // Finishing destroys this timer: do it after its callback.
-      loop_.defer([this, token] {
-        Call* c = byToken(token);
+      loop_.defer([this, owner, token] {
+        Call* c = find(owner, token);
         if (!c || c->finished) return;
         finishCall(c, kGrpcDeadlineExceeded, "deadline exceeded");
         flush();
@@ -115,7 +119,7 @@ void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool
     call->timeout->arm(request.timeout);
   }
   Call& ref = *call;
-  calls_[token] = std::move(call);
+  calls_[{&owner, token}] = std::move(call);
   connect();
   if (session_) {
     submit(ref);
@@ -141,8 +145,8 @@ void GrpcClient::submit(Call& call) {
   call.streamId = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, &call);
   if (call.streamId < 0) {
     std::string why = nghttp2_strerror(call.streamId);
-    loop_.defer([this, token = call.token, why] {
-      if (Call* c = byToken(token)) finishCall(c, kGrpcInternal, why);
+    loop_.defer([this, owner = call.callbacks, token = call.token, why] {
+      if (Call* c = find(owner, token)) finishCall(c, kGrpcInternal, why);
       dispatch();
     });
   }
@@ -165,8 +169,8 @@ ssize_t GrpcClient::readData(nghttp2_session*, int32_t, uint8_t* buf, size_t len
   return static_cast<ssize_t>(n);
 }
 
-bool GrpcClient::send(uint32_t token, std::string_view message, bool endStream) {
-  Call* call = byToken(token);
+bool GrpcClient::send(GrpcCallbacks& owner, uint32_t token, std::string_view message, bool endStream) {
+  Call* call = find(&owner, token);
   if (!call || !call->stream || call->localEnd) return false;
   appendFramed(call->outgoing, message);
   call->localEnd = endStream;
@@ -178,10 +182,10 @@ bool GrpcClient::send(uint32_t token, std::string_view message, bool endStream) 
   return true;
 }
 
-bool GrpcClient::close(uint32_t token) {
-  Call* call = byToken(token);
+bool GrpcClient::close(GrpcCallbacks& owner, uint32_t token) {
+  Call* call = find(&owner, token);
   if (!call) return false;
-  if (!call->stream) return cancel(token);
+  if (!call->stream) return cancel(owner, token);
   call->localEnd = true;
   if (session_ && call->streamId > 0 && call->deferred) {
     call->deferred = false;
@@ -191,8 +195,8 @@ bool GrpcClient::close(uint32_t token) {
   return true;
 }
 
-bool GrpcClient::cancel(uint32_t token) {
-  auto it = calls_.find(token);
+bool GrpcClient::cancel(GrpcCallbacks& owner, uint32_t token) {
+  auto it = calls_.find({&owner, token});
   if (it == calls_.end()) return false;
   if (session_ && it->second->streamId > 0) {
     nghttp2_session_set_stream_user_data(session_, it->second->streamId, nullptr);  // no late events
@@ -205,10 +209,10 @@ bool GrpcClient::cancel(uint32_t token) {
 
 void GrpcClient::cancelAll(GrpcCallbacks& owner) {
   std::vector<uint32_t> tokens;
-  for (auto& [token, call] : calls_) {
-    if (call->callbacks == &owner) tokens.push_back(token);
+  for (auto& [key, call] : calls_) {
+    if (key.first == &owner) tokens.push_back(key.second);
   }
-  for (uint32_t token : tokens) cancel(token);
+  for (uint32_t token : tokens) cancel(owner, token);
   std::erase_if(events_, [&owner](const Event& e) { return e.callbacks == &owner; });
 }
 
@@ -223,8 +227,10 @@ void GrpcClient::onEvent(bufferevent*, short what, void* self) {
 
 void GrpcClient::onConnected() {
   connected_ = true;
+  int one = 1;
+  setsockopt(bufferevent_getfd(bev_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // no Nagle wait
   bufferevent_set_timeouts(bev_, nullptr, nullptr);
-  for (auto& [token, call] : calls_) {
+  for (auto& [key, call] : calls_) {
     if (call->streamId < 0 && !call->finished) submit(*call);
   }
   flush();
@@ -257,8 +263,8 @@ void GrpcClient::flush() {
 
 // Every call still open ends with UNAVAILABLE; the next call reconnects.
 void GrpcClient::fail(const std::string& why) {
-  for (auto& [token, call] : calls_) {
-    if (!call->finished) events_.push_back({call->callbacks, token, Event::kClose, {}, why, kGrpcUnavailable});
+  for (auto& [key, call] : calls_) {
+    if (!call->finished) events_.push_back({call->callbacks, key.second, Event::kClose, {}, why, kGrpcUnavailable});
   }
   calls_.clear();
   if (session_) nghttp2_session_del(session_);
@@ -271,8 +277,8 @@ void GrpcClient::fail(const std::string& why) {
   dispatch();
 }
 
-GrpcClient::Call* GrpcClient::byToken(uint32_t token) {
-  auto it = calls_.find(token);
+GrpcClient::Call* GrpcClient::find(const GrpcCallbacks* owner, uint32_t token) {
+  auto it = calls_.find({owner, token});
   return it == calls_.end() ? nullptr : it->second.get();
 }
 
@@ -365,7 +371,7 @@ void GrpcClient::finishCall(Call* call, uint32_t status, std::string message) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, call->streamId, NGHTTP2_CANCEL);
     }
   }
-  calls_.erase(call->token);
+  calls_.erase({call->callbacks, call->token});
 }
 
 // Hands queued events to their owners outside nghttp2's callbacks (owners may call back in).

@@ -47,10 +47,11 @@ class GrpcClient {
 
   // Starts a unary call (`stream` false: the message is sent and the request half-closed) or a
   // stream. Failures to connect arrive later as onGrpcClose(UNAVAILABLE).
-  void start(uint32_t token, const abi::GrpcCallRequest& request, bool stream, GrpcCallbacks& callbacks);
-  bool send(uint32_t token, std::string_view message, bool endStream);
-  bool close(uint32_t token);   // half-close a stream; cancels a unary call
-  bool cancel(uint32_t token);  // reset; no further events
+  // Calls are known by their owner and its token: every plugin VM numbers its own tokens.
+  void start(uint32_t token, const abi::GrpcCallRequest& request, bool stream, GrpcCallbacks& owner);
+  bool send(GrpcCallbacks& owner, uint32_t token, std::string_view message, bool endStream);
+  bool close(GrpcCallbacks& owner, uint32_t token);   // half-close a stream; cancels a unary call
+  bool cancel(GrpcCallbacks& owner, uint32_t token);  // reset; no further events
   void cancelAll(GrpcCallbacks& owner);
 
  private:
@@ -70,7 +71,8 @@ class GrpcClient {
   void dispatch();
   void finishCall(Call* call, uint32_t status, std::string message);
   void submit(Call& call);
-  Call* byToken(uint32_t token);
+  using CallKey = std::pair<const GrpcCallbacks*, uint32_t>;
+  Call* find(const GrpcCallbacks* owner, uint32_t token);
   Call* byStream(int32_t streamId);
 
   static void onRead(bufferevent*, void* self);
@@ -90,7 +92,7 @@ class GrpcClient {
   bufferevent* bev_ = nullptr;
   nghttp2_session* session_ = nullptr;
   bool connected_ = false;
-  std::map<uint32_t, std::unique_ptr<Call>> calls_;  // by token
+  std::map<CallKey, std::unique_ptr<Call>> calls_;
   std::deque<Event> events_;
   bool dispatching_ = false;
 };

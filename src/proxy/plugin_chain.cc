@@ -79,7 +79,7 @@ WorkerPlugin::WorkerPlugin(Worker& worker, std::shared_ptr<LoadedPlugin> plugin)
 WorkerPlugin::~WorkerPlugin() {
   *alive_ = false;
   callouts_.clear();
-  for (auto& [token, client] : grpcCalls_) client->cancelAll(*this);
+  for (auto& [token, client] : grpcCalls_) client->cancelAll(*this);  // by owner: once is enough
   if (vm_) (void)vm_->shutdown();
 }
 
@@ -114,7 +114,7 @@ void WorkerPlugin::onVmFailure(const Status& failure) {
                                  std::to_string(backoff_.count()) + " ms");
   worker_.loop().deferDelete(std::make_unique<RetiredVm>(std::move(vm_)));
   callouts_.clear();
-  for (auto& [token, client] : grpcCalls_) client->cancelAll(*this);
+  for (auto& [token, client] : grpcCalls_) client->cancelAll(*this);  // by owner: once is enough
   grpcCalls_.clear();
   tick_.cancel();
   rebuildTimer_.arm(backoff_);
@@ -204,20 +204,20 @@ abi::WasmResult WorkerPlugin::grpcStream(uint32_t token, const abi::GrpcCallRequ
 
 abi::WasmResult WorkerPlugin::grpcSend(uint32_t token, std::string_view message, bool endStream) {
   auto it = grpcCalls_.find(token);
-  if (it == grpcCalls_.end() || !it->second->send(token, message, endStream)) return abi::WasmResult::kNotFound;
+  if (it == grpcCalls_.end() || !it->second->send(*this, token, message, endStream)) return abi::WasmResult::kNotFound;
   return abi::WasmResult::kOk;
 }
 
 abi::WasmResult WorkerPlugin::grpcClose(uint32_t token) {
   auto it = grpcCalls_.find(token);
-  if (it == grpcCalls_.end() || !it->second->close(token)) return abi::WasmResult::kNotFound;
+  if (it == grpcCalls_.end() || !it->second->close(*this, token)) return abi::WasmResult::kNotFound;
   return abi::WasmResult::kOk;
 }
 
 abi::WasmResult WorkerPlugin::grpcCancel(uint32_t token) {
   auto it = grpcCalls_.find(token);
   if (it == grpcCalls_.end()) return abi::WasmResult::kNotFound;
-  it->second->cancel(token);
+  it->second->cancel(*this, token);
   grpcCalls_.erase(it);
   return abi::WasmResult::kOk;
 }

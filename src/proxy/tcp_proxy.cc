@@ -1,6 +1,8 @@
 #include "proxy/tcp_proxy.h"
 
 #include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -200,6 +202,8 @@ void TcpProxySession::onUpstreamEvent(bufferevent*, short what, void* self) {
   auto* s = static_cast<TcpProxySession*>(self);
   if (what & BEV_EVENT_CONNECTED) {
     bufferevent_set_timeouts(s->upstream_, nullptr, nullptr);
+    int one = 1;
+    setsockopt(bufferevent_getfd(s->upstream_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return;
   }
   if (what & BEV_EVENT_EOF) {

@@ -2,6 +2,8 @@
 
 #include <event2/buffer.h>
 #include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -69,6 +71,8 @@ class UpstreamConnection : public Deletable {
     if (what & BEV_EVENT_CONNECTED) {
       c->connected_ = true;
       bufferevent_set_timeouts(c->bev_, nullptr, nullptr);
+      int one = 1;
+      setsockopt(bufferevent_getfd(c->bev_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       if (c->owner_) c->owner_->onConnected();
       return;
     }

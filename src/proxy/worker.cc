@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,7 +116,7 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, 
   socklen_t localLen = sizeof(local);
   getsockname(fd, reinterpret_cast<sockaddr*>(&local), &localLen);
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ListenerStats& stats = w.listenerStats_[l->config->name];
   std::string peerText = addressText(peer);
   std::string localText = addressText(reinterpret_cast<sockaddr*>(&local));

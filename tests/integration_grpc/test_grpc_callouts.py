@@ -10,7 +10,6 @@
 
 Classes: ProbeTest (one proxy for many checks), CancelTest, TwoPluginsTest and RestartTest (a
 proxy per test, for what can take a proxy down), GrpcAuthTest (the example plugin).
-Known proxy bugs are @unittest.expectedFailure tests, each with a "proxy bug:" comment.
 
 Run: /usr/bin/python3 test_grpc_callouts.py --wasmgate build/src/cli/wasmgate \
        --plugins build/plugins --fixtures build/tests/integration_grpc/fixtures [-v] [Test.name]
@@ -649,11 +648,6 @@ class ProbeTest(ProbeBase):
 
     # ---- latency ----
 
-    # proxy bug: the gRPC client's upstream socket has no TCP_NODELAY (only accepted downstream
-    # sockets get it, worker.cc): Nagle holds each next request behind the peer's delayed ACK, so
-    # every callout on a warm connection takes ~40 ms (about 0.3 ms with TCP_NODELAY set through
-    # an LD_PRELOAD shim; see bench/grpc/README.md).
-    @unittest.expectedFailure
     def test_warm_unary_callout_is_fast(self):
         args = ["curl", "-sS", "--max-time", "20", "--noproxy", "*"]
         for i in range(20):
@@ -869,12 +863,6 @@ class TwoPluginsTest(ProbeBase):
         self.proxy.stop()
         self.grpc.stop()
 
-    # proxy bug: GrpcClient (one per cluster per worker, shared by every plugin's VM) keys its
-    # calls by token alone, and every VM numbers its tokens from the same start (unary 2, 4, ...):
-    # a second plugin's call replaces the first one's Call with the same token (calls_[token] =
-    # ...), so answers go to the wrong plugin, and the replaced Call is freed while its HTTP/2
-    # stream is still open (the proxy crashed or the answer was lost).
-    @unittest.expectedFailure
     def test_same_token_in_two_plugins(self):
         answers = {}
         slow = threading.Thread(target=lambda: answers.setdefault(
