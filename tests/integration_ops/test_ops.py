@@ -44,7 +44,7 @@ WASMGATE = None
 PLUGINS = None
 WAT2WASM = None
 
-RSS_GROWTH_LIMIT_KB = 300 * 1024
+RSS_GROWTH_LIMIT_MB = 300  # --rss-limit-mb; AddressSanitizer's quarantine and shadow need more
 CHANGES = 50
 
 
@@ -167,7 +167,7 @@ class OpsTestCase(unittest.TestCase):
 
     def assert_rss_bounded(self):
         growth = self.rss_growth_kb()
-        self.assertLess(growth, RSS_GROWTH_LIMIT_KB,
+        self.assertLess(growth, RSS_GROWTH_LIMIT_MB * 1024,
                         "RSS grew by %d MiB since the proxy started" % (growth // 1024))
 
     def log_count(self, pattern):
@@ -750,18 +750,21 @@ class CapabilityTest(OpsTestCase):
 
 
 def main():
-    global WASMGATE, PLUGINS, WAT2WASM
+    global WASMGATE, PLUGINS, WAT2WASM, RSS_GROWTH_LIMIT_MB
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wasmgate", default=os.environ.get("WASMGATE"), help="the wasmgate binary")
     parser.add_argument("--plugins", default=os.environ.get("WASMGATE_PLUGINS"),
                         help="folder of the example plugins (<name>.wasm)")
     parser.add_argument("--wat2wasm", default=os.environ.get("WAT2WASM") or shutil.which("wat2wasm"))
+    parser.add_argument("--rss-limit-mb", type=int, default=RSS_GROWTH_LIMIT_MB,
+                        help="how much wasmgate's VmRSS may grow in a test class (MiB)")
     args, rest = parser.parse_known_args()
     if not args.wasmgate or not args.plugins:
         parser.error("--wasmgate and --plugins are required")
     WASMGATE = os.path.abspath(args.wasmgate)
     PLUGINS = os.path.abspath(args.plugins)
     WAT2WASM = args.wat2wasm
+    RSS_GROWTH_LIMIT_MB = args.rss_limit_mb
     for path in (WASMGATE, PLUGINS):
         if not os.path.exists(path):
             sys.exit("test_ops.py: %s does not exist (build first)" % path)
