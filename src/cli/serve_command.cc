@@ -72,10 +72,13 @@ std::string pluginDirsFingerprint(const std::vector<std::string>& dirs) {
   for (const auto& dir : dirs) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      // What a file replaced behind our back changes: inode and ctime too (a same-size copy with a
+      // preserved mtime, a symlink swap), besides size and mtime.
       struct stat st {};
       if (stat(entry.path().c_str(), &st) != 0) continue;
-      out += entry.path().string() + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
-             "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+      out += entry.path().string() + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+             std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec) + ";";
     }
   }
   return out;

@@ -29,12 +29,23 @@ struct PluginStats {
   std::atomic<uint64_t> localResponses{0};   // local responses the plugin sent
 };
 
+// Counters and plugin-defined metrics live as long as the plugin's name does: a reload hands them
+// from one LoadedPlugin to the next, so they keep counting.
+struct PluginCounters {
+  PluginStats stats;
+  abi::MetricStore metrics;
+};
+
 struct LoadedPlugin {
+  explicit LoadedPlugin(std::shared_ptr<PluginCounters> counters = std::make_shared<PluginCounters>())
+      : countersOwner(std::move(counters)), metrics(countersOwner->metrics), stats(countersOwner->stats) {}
+
   PluginConfig config;
   std::shared_ptr<const abi::PluginModule> module;
   std::string sha256;  // of the module bytes
-  abi::MetricStore metrics;  // plugin-defined metrics
-  PluginStats stats;
+  std::shared_ptr<PluginCounters> countersOwner;
+  abi::MetricStore& metrics;  // plugin-defined metrics
+  PluginStats& stats;
 };
 
 class Worker;

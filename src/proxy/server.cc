@@ -25,13 +25,17 @@ Server::~Server() {
 }
 
 Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(const std::vector<PluginConfig>& configs) {
+  std::map<std::string, std::shared_ptr<PluginCounters>> counters;
+  for (const auto& running : plugins()) counters[running->config.name] = running->countersOwner;
   std::vector<std::shared_ptr<LoadedPlugin>> out;
   for (const PluginConfig& config : configs) {
     auto bytes = fetcher_(config);
     if (!bytes.isOk()) {
       return errorStatus(bytes.status().code(), "plugin " + config.name + ": " + bytes.status().message());
     }
-    auto loaded = std::make_shared<LoadedPlugin>();
+    auto kept = counters.find(config.name);
+    auto loaded = kept != counters.end() ? std::make_shared<LoadedPlugin>(kept->second)
+                                         : std::make_shared<LoadedPlugin>();
     loaded->config = config;
     loaded->sha256 = sha256Hex(*bytes);
     auto module = abi::PluginModule::load(*engine_, *bytes, config.limits);
