@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from harness import (  # noqa: E402,F401  (re-exported for the tests)
     LOOPBACK, Proxy, base_config, cluster, free_port, get, header_values, http_listener, metric,
-    parse_prometheus, plugin, route, start_upstream, wait_for, with_header, yaml_text)
+    plugin, route, start_upstream, wait_for, with_header, yaml_text)
 
 FIXTURES = os.path.join(HERE, "fixtures")
 API_VERSION = "extensions.istio.io/v1alpha1"

@@ -11,7 +11,9 @@ stops it with SIGTERM, which must end it with status 0.
 
 - LiveChangeTest: 50 adds, changes and removals of WasmPlugin manifests in a plugin_dirs folder
   (atomic rename, in-place rewrite, rename in and out, deletion; some followed by POST /reload)
-  under steady keep-alive load: no request fails, and each change shows.
+  under steady keep-alive load: no request fails, and each change shows. Also: ConfigMap-style
+  symlink swaps, a refused change and a vanished folder keep the running set, a same-size
+  same-mtime replacement is seen, and an unrelated reload leaves a plugin's counters alone.
 - FailOpenTest, FailCloseTest: plugins that trap on every tenth request, loop forever on /loop
   (cpu_deadline_ms: 100) and grow memory without end on /grow (memory_mb: 16), in a chain with
   add_header: the rest of the traffic stays correct, RSS stays bounded, /plugins and
