@@ -38,11 +38,21 @@ Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(const std
                                          : std::make_shared<LoadedPlugin>();
     loaded->config = config;
     loaded->sha256 = sha256Hex(*bytes);
-    auto module = abi::PluginModule::load(*engine_, *bytes, config.limits);
-    if (!module.isOk()) {
-      return errorStatus(module.status().code(), "plugin " + config.name + ": " + module.status().message());
+    // The same bytes under the same limits compile to the same code: reuse what runs already.
+    for (const auto& running : plugins()) {
+      if (running->sha256 == loaded->sha256 &&
+          running->config.limits.maxMemoryPages == config.limits.maxMemoryPages &&
+          running->config.limits.callDeadline == config.limits.callDeadline) {
+        loaded->module = running->module;
+      }
     }
-    loaded->module = std::move(module).value();
+    if (!loaded->module) {
+      auto module = abi::PluginModule::load(*engine_, *bytes, config.limits);
+      if (!module.isOk()) {
+        return errorStatus(module.status().code(), "plugin " + config.name + ": " + module.status().message());
+      }
+      loaded->module = std::move(module).value();
+    }
     out.push_back(std::move(loaded));
   }
   return out;
