@@ -7,6 +7,7 @@
 #include "abi/pairs.h"
 #include "proxy/http1/parser.h"
 #include "proxy/limits.h"
+#include "proxy/socket_write.h"
 #include "proxy/worker.h"
 
 namespace wasmgate::proxy {
@@ -55,7 +56,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, const ListenerConfig&
   bufferevent_setwatermark(bev_, EV_WRITE, kDownstreamHighWatermark / 2, 0);
   bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
   bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(bev_, EV_READ);  // EV_WRITE only while output waits (socket_write.h)
   headTimer_.arm(listener_.requestHeadersTimeout);
   ++stats_.downstreamCx;
   ++stats_.activeCx;
@@ -70,6 +71,7 @@ void DownstreamConnection::onRead(bufferevent*, void* self) { static_cast<Downst
 
 void DownstreamConnection::onWrite(bufferevent*, void* self) {
   auto* c = static_cast<DownstreamConnection*>(self);
+  stopWaitingWhenDrained(c->bev_);
   if (c->state_ == State::kClosing && evbuffer_get_length(bufferevent_get_output(c->bev_)) == 0) {
     c->close();
     return;
@@ -227,6 +229,7 @@ void DownstreamConnection::rejectRequest(uint32_t status, std::string_view reaso
                          "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
                          "\r\nconnection: close\r\n\r\n" + body;
   bufferevent_write(bev_, response.data(), response.size());
+  flushOrWait(bev_);
   worker_.log(abi::LogLevel::kDebug, "rejected request from " + peer_ + ": " + std::string(reason));
   closeAfterFlush();
 }
@@ -259,6 +262,7 @@ void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool
   }
   bufferevent_write(bev_, head.data(), head.size());
   if (noBody) responseFraming_ = ResponseFraming::kNone;
+  flushOrWait(bev_);
 }
 
 void DownstreamConnection::sendResponseData(std::string_view data, bool endOfStream) {
@@ -272,6 +276,7 @@ void DownstreamConnection::sendResponseData(std::string_view data, bool endOfStr
   } else if (responseFraming_ != ResponseFraming::kNone) {
     evbuffer_add(out, data.data(), data.size());
   }
+  flushOrWait(bev_);
 }
 
 void DownstreamConnection::sendResponseTrailers(const abi::Headers& trailers) {
@@ -280,11 +285,13 @@ void DownstreamConnection::sendResponseTrailers(const abi::Headers& trailers) {
   for (const auto& [k, v] : trailers) framed.append(k).append(": ").append(v).append("\r\n");
   framed.append("\r\n");
   bufferevent_write(bev_, framed.data(), framed.size());
+  flushOrWait(bev_);
 }
 
 void DownstreamConnection::sendContinue() {
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   bufferevent_write(bev_, kContinue.data(), kContinue.size());
+  flushOrWait(bev_);
 }
 
 void DownstreamConnection::resetStream(std::string_view details) {

@@ -13,6 +13,7 @@
 #include "proxy/http1/parser.h"
 #include "proxy/http_util.h"
 #include "proxy/limits.h"
+#include "proxy/socket_write.h"
 
 namespace wasmgate::proxy {
 
@@ -23,7 +24,8 @@ class UpstreamConnection : public Deletable {
   UpstreamConnection(Cluster& cluster, const SocketAddress& endpoint)
       : cluster_(cluster), address_(endpoint.toString()) {
     bev_ = bufferevent_socket_new(cluster.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(bev_, &UpstreamConnection::onRead, nullptr, &UpstreamConnection::onEvent, this);
+    bufferevent_setcb(bev_, &UpstreamConnection::onRead, &UpstreamConnection::onWrite, &UpstreamConnection::onEvent,
+                      this);
     bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
     bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
     sockaddr_storage addr{};
@@ -47,16 +49,26 @@ class UpstreamConnection : public Deletable {
   void attach(UpstreamRequest* owner) {
     owner_ = owner;
     if (connected_) reused_ = true;
-    bufferevent_enable(bev_, EV_READ);
+    bufferevent_enable(bev_, connected_ ? EV_READ : EV_READ | EV_WRITE);
   }
   void detach() {
     owner_ = nullptr;
     bufferevent_enable(bev_, EV_READ);  // an idle connection still notices the peer closing
   }
 
- private:
   static timeval toTimeval(milliseconds ms) {
     return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  }
+  // Sends what was queued: now if connected (only the rest waits for writability), else once
+  // the connection is up.
+  void flush() {
+    if (connected_) flushOrWait(bev_);
+  }
+
+ private:
+  static void onWrite(bufferevent*, void* self) {
+    auto* c = static_cast<UpstreamConnection*>(self);
+    if (c->connected_) stopWaitingWhenDrained(c->bev_);
   }
   static void onRead(bufferevent*, void* self) {
     auto* c = static_cast<UpstreamConnection*>(self);
@@ -73,6 +85,9 @@ class UpstreamConnection : public Deletable {
       bufferevent_set_timeouts(c->bev_, nullptr, nullptr);
       int one = 1;
       setsockopt(bufferevent_getfd(c->bev_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      // From now on EV_WRITE is watched only while output waits (socket_write.h).
+      bufferevent_disable(c->bev_, EV_WRITE);
+      flushOrWait(c->bev_);
       if (c->owner_) c->owner_->onConnected();
       return;
     }
@@ -151,6 +166,7 @@ void UpstreamRequest::sendHeaders(const abi::Headers& headers, bool endOfStream)
   chunkedRequest_ = !endOfStream && !abi::findHeader(headers, "content-length");
   std::string head = serializeRequestHead(headers, chunkedRequest_);
   bufferevent_write(connection_->bev(), head.data(), head.size());
+  connection_->flush();
   if (endOfStream) requestComplete_ = true;
 }
 
@@ -165,6 +181,7 @@ void UpstreamRequest::sendData(std::string_view data, bool endOfStream) {
   } else {
     evbuffer_add(out, data.data(), data.size());
   }
+  connection_->flush();
   if (endOfStream) requestComplete_ = true;
 }
 
@@ -177,6 +194,7 @@ void UpstreamRequest::sendTrailers(const abi::Headers& trailers) {
     framed.append("\r\n");
   }
   bufferevent_write(connection_->bev(), framed.data(), framed.size());  // trailers need chunking
+  connection_->flush();
   requestComplete_ = true;
 }
 

@@ -747,7 +747,9 @@ class BadInputTest(ProxyTestCase):
                     self.assertEqual(r.status, 400, r.body)
                     self.assertTrue(closed)
         bg.check(self)
-        self.assertEqual(self.upstream.seen(lambda e: e["path"] == "/v"), [])
+        # The head of a request whose body turns out malformed may already be upstream (the proxy
+        # streams); what must never arrive there is a complete request.
+        self.assertEqual(self.upstream.seen(lambda e: e["path"] == "/v" and "error" not in e), [])
 
     def test_bad_content_length_gets_400(self):
         self.expect_rejected(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400)
