@@ -11,6 +11,9 @@ TEST(ConcurrencyTest, SharedDataCasFromManyThreadsLosesNoUpdate) {
   constexpr int kThreads = 4;
   constexpr int kIncrements = 500;
   std::atomic<int> casRetries{0};
+  // A key that does not exist yet is written whatever CAS is given (as in cpp-host), so two first
+  // writers would both win: the counter exists before the threads race on it.
+  ASSERT_EQ(abi::sharedData().set("concurrency_test", "counter", "0", 0), abi::WasmResult::kOk);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
@@ -24,12 +27,11 @@ TEST(ConcurrencyTest, SharedDataCasFromManyThreadsLosesNoUpdate) {
             value = static_cast<uint32_t>(std::stoul(p.returned(200, 204)));
             cas = p.u32At(208);
           }
+          ASSERT_EQ(got, abi::WasmResult::kOk);
+          ASSERT_NE(cas, 0u);  // 0 would mean "write unconditionally"
           std::string next = std::to_string(value + 1);
           p.put(300, next);
-          // cas 0 would overwrite unconditionally; the first writer of the key uses a fake CAS,
-          // which a missing key ignores, so two first writers cannot both win blindly.
-          auto set = p.result("proxy_set_shared_data",
-                              {100, 7, 300, static_cast<uint32_t>(next.size()), cas ? cas : 1});
+          auto set = p.result("proxy_set_shared_data", {100, 7, 300, static_cast<uint32_t>(next.size()), cas});
           if (set == abi::WasmResult::kOk) break;
           ASSERT_EQ(set, abi::WasmResult::kCasMismatch);
           ++casRetries;
