@@ -54,7 +54,12 @@ enum class BufferType : uint32_t {
 };
 inline constexpr uint32_t kMaxBufferType = 8;
 
-enum class StreamType : uint32_t { kHttpRequest = 0, kHttpResponse = 1, kDownstream = 2, kUpstream = 3 };
+enum class StreamType : uint32_t {
+  kHttpRequest = 0,
+  kHttpResponse = 1,
+  kDownstream = 2,
+  kUpstream = 3
+};
 inline constexpr uint32_t kMaxStreamType = 3;
 
 enum class LogLevel : uint32_t { kTrace = 0, kDebug, kInfo, kWarn, kError, kCritical, kOff };
@@ -65,7 +70,12 @@ enum class MetricType : uint32_t { kCounter = 0, kGauge = 1, kHistogram = 2 };
 enum class PeerType : uint32_t { kUnknown = 0, kLocal = 1, kRemote = 2 };
 
 // What a header callback asked for, after the conversions of section 2.4.
-enum class HeadersStatus { kContinue, kContinueAndEndStream, kStopAllAndBuffer, kStopAllAndWatermark };
+enum class HeadersStatus {
+  kContinue,
+  kContinueAndEndStream,
+  kStopAllAndBuffer,
+  kStopAllAndWatermark
+};
 // What a body callback asked for.
 enum class DataStatus { kContinue, kStopAndBuffer, kStopAndWatermark, kStopNoBuffer };
 // Trailers and TCP data: continue or stop.

@@ -15,7 +15,9 @@ using runtime::ValType;
 using Args = const uint64_t*;
 using R = WasmResult;
 
-uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
+uint32_t u32(uint64_t v) {
+  return static_cast<uint32_t>(v);
+}
 
 std::optional<std::string_view> readString(PluginVm& vm, uint64_t ptr, uint64_t len) {
   return vm.wasm().readString(u32(ptr), u32(len));
@@ -35,8 +37,10 @@ StreamData* streamData(PluginVm& vm) {
 const Headers* readableMap(PluginVm& vm, uint32_t type) {
   const PluginVm::Frame& f = vm.frame();
   switch (static_cast<MapType>(type)) {
-    case MapType::kRequestHeaders: return streamData(vm) ? &streamData(vm)->requestHeaders : nullptr;
-    case MapType::kRequestTrailers: return streamData(vm) ? &streamData(vm)->requestTrailers : nullptr;
+    case MapType::kRequestHeaders:
+      return streamData(vm) ? &streamData(vm)->requestHeaders : nullptr;
+    case MapType::kRequestTrailers:
+      return streamData(vm) ? &streamData(vm)->requestTrailers : nullptr;
     case MapType::kResponseHeaders:
     case MapType::kResponseTrailers: {
       StreamData* d = streamData(vm);
@@ -66,17 +70,22 @@ std::optional<std::string_view> readableBuffer(PluginVm& vm, uint32_t type) {
   const PluginVm::Frame& f = vm.frame();
   StreamData* d = streamData(vm);
   switch (static_cast<BufferType>(type)) {
-    case BufferType::kRequestBody: return d ? std::optional(std::string_view(d->requestBody)) : std::nullopt;
-    case BufferType::kResponseBody: return d ? std::optional(std::string_view(d->responseBody)) : std::nullopt;
-    case BufferType::kDownstreamData: return d ? std::optional(std::string_view(d->downstreamData)) : std::nullopt;
-    case BufferType::kUpstreamData: return d ? std::optional(std::string_view(d->upstreamData)) : std::nullopt;
+    case BufferType::kRequestBody:
+      return d ? std::optional(std::string_view(d->requestBody)) : std::nullopt;
+    case BufferType::kResponseBody:
+      return d ? std::optional(std::string_view(d->responseBody)) : std::nullopt;
+    case BufferType::kDownstreamData:
+      return d ? std::optional(std::string_view(d->downstreamData)) : std::nullopt;
+    case BufferType::kUpstreamData:
+      return d ? std::optional(std::string_view(d->upstreamData)) : std::nullopt;
     case BufferType::kHttpCallResponseBody:
       if (!f.httpCallResponse) return std::nullopt;
       return std::string_view(f.httpCallResponse->body);
     case BufferType::kGrpcReceiveBuffer:
       if (f.callback != Callback::kOnGrpcReceive) return std::nullopt;
       return f.grpcMessage;
-    case BufferType::kVmConfiguration: return std::string_view(vm.spec().vmConfiguration);
+    case BufferType::kVmConfiguration:
+      return std::string_view(vm.spec().vmConfiguration);
     case BufferType::kPluginConfiguration:
       if (f.callback != Callback::kOnConfigure && f.callback != Callback::kValidateConfiguration) {
         return std::nullopt;
@@ -93,11 +102,16 @@ std::string* writableBuffer(PluginVm& vm, uint32_t type) {
   StreamData* d = streamData(vm);
   if (!d) return nullptr;
   switch (static_cast<BufferType>(type)) {
-    case BufferType::kRequestBody: return &d->requestBody;
-    case BufferType::kResponseBody: return &d->responseBody;
-    case BufferType::kDownstreamData: return &d->downstreamData;
-    case BufferType::kUpstreamData: return &d->upstreamData;
-    default: return nullptr;
+    case BufferType::kRequestBody:
+      return &d->requestBody;
+    case BufferType::kResponseBody:
+      return &d->responseBody;
+    case BufferType::kDownstreamData:
+      return &d->downstreamData;
+    case BufferType::kUpstreamData:
+      return &d->upstreamData;
+    default:
+      return nullptr;
   }
 }
 
@@ -117,7 +131,8 @@ R proxyGetLogLevel(PluginVm& vm, Args a) {
 
 R proxyGetCurrentTimeNanoseconds(PluginVm& vm, Args a) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
-  uint64_t ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  uint64_t ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   return vm.wasm().writeU64(u32(a[0]), ns) ? R::kOk : R::kInvalidMemoryAccess;
 }
 
@@ -130,7 +145,8 @@ R proxySetTickPeriodMilliseconds(PluginVm& vm, Args a) {
 
 R proxyGetConfiguration(PluginVm& vm, Args a) {
   const PluginVm::Frame& f = vm.frame();
-  bool configuring = f.callback == Callback::kOnConfigure || f.callback == Callback::kValidateConfiguration;
+  bool configuring =
+      f.callback == Callback::kOnConfigure || f.callback == Callback::kValidateConfiguration;
   return vm.returnBytes(configuring ? f.configuration : std::string_view(vm.spec().vmConfiguration),
                         u32(a[0]), u32(a[1]));
 }
@@ -149,7 +165,8 @@ R proxyGetProperty(PluginVm& vm, Args a) {
   if (a[1] > kMaxPropertyPathBytes) return R::kBadArgument;
   auto path = readString(vm, a[0], a[1]);
   if (!path) return R::kInvalidMemoryAccess;
-  if (!vm.wasm().range(u32(a[2]), 4) || !vm.wasm().range(u32(a[3]), 4)) return R::kInvalidMemoryAccess;
+  if (!vm.wasm().range(u32(a[2]), 4) || !vm.wasm().range(u32(a[3]), 4))
+    return R::kInvalidMemoryAccess;
   std::optional<std::string> value = resolveProperty(vm, *path);
   if (!value) return R::kNotFound;
   return vm.returnBytes(*value, u32(a[2]), u32(a[3]));
@@ -194,8 +211,12 @@ R modifyHeader(PluginVm& vm, Args a, void (*op)(Headers&, std::string_view, std:
   return R::kOk;
 }
 
-R proxyAddHeaderMapValue(PluginVm& vm, Args a) { return modifyHeader(vm, a, addHeader); }
-R proxyReplaceHeaderMapValue(PluginVm& vm, Args a) { return modifyHeader(vm, a, replaceHeader); }
+R proxyAddHeaderMapValue(PluginVm& vm, Args a) {
+  return modifyHeader(vm, a, addHeader);
+}
+R proxyReplaceHeaderMapValue(PluginVm& vm, Args a) {
+  return modifyHeader(vm, a, replaceHeader);
+}
 
 R proxyRemoveHeaderMapValue(PluginVm& vm, Args a) {
   if (a[0] > kMaxMapType) return R::kBadArgument;
@@ -221,7 +242,8 @@ R proxySetHeaderMapPairs(PluginVm& vm, Args a) {
   Headers* map = writableMap(vm, u32(a[0]));
   if (!map) return R::kBadArgument;
   std::optional<Headers> pairs = parsePairs(*bytes);
-  if (!pairs || !validHeaders(*pairs)) return R::kBadArgument;  // never silently empty the map (8.13)
+  if (!pairs || !validHeaders(*pairs))
+    return R::kBadArgument;  // never silently empty the map (8.13)
   map->clear();
   for (const auto& [k, v] : *pairs) addHeader(*map, k, v);
   return R::kOk;
@@ -238,7 +260,8 @@ R proxyGetHeaderMapSize(PluginVm& vm, Args a) {
 
 R proxyGetBufferBytes(PluginVm& vm, Args a) {
   if (a[0] > kMaxBufferType) return R::kBadArgument;
-  if (!vm.wasm().range(u32(a[3]), 4) || !vm.wasm().range(u32(a[4]), 4)) return R::kInvalidMemoryAccess;
+  if (!vm.wasm().range(u32(a[3]), 4) || !vm.wasm().range(u32(a[4]), 4))
+    return R::kInvalidMemoryAccess;
   auto buffer = readableBuffer(vm, u32(a[0]));
   if (!buffer) return R::kNotFound;
   uint64_t start = u32(a[1]);
@@ -251,7 +274,8 @@ R proxyGetBufferStatus(PluginVm& vm, Args a) {
   if (a[0] > kMaxBufferType) return R::kBadArgument;
   auto buffer = readableBuffer(vm, u32(a[0]));
   if (!buffer) return R::kNotFound;
-  if (!vm.wasm().range(u32(a[1]), 4) || !vm.wasm().range(u32(a[2]), 4)) return R::kInvalidMemoryAccess;
+  if (!vm.wasm().range(u32(a[1]), 4) || !vm.wasm().range(u32(a[2]), 4))
+    return R::kInvalidMemoryAccess;
   (void)writeU32(vm, a[2], 0);
   return writeU32(vm, a[1], static_cast<uint32_t>(buffer->size()));
 }
@@ -284,11 +308,21 @@ R continueOrClose(PluginVm& vm, uint32_t type, bool close) {
   return R::kOk;
 }
 
-R proxyContinueStream(PluginVm& vm, Args a) { return continueOrClose(vm, u32(a[0]), false); }
-R proxyCloseStream(PluginVm& vm, Args a) { return continueOrClose(vm, u32(a[0]), true); }
-R proxyContinueRequest(PluginVm& vm, Args) { return continueOrClose(vm, 0, false); }
-R proxyContinueResponse(PluginVm& vm, Args) { return continueOrClose(vm, 1, false); }
-R proxyClearRouteCache(PluginVm&, Args) { return R::kOk; }  // routes are chosen after the chain
+R proxyContinueStream(PluginVm& vm, Args a) {
+  return continueOrClose(vm, u32(a[0]), false);
+}
+R proxyCloseStream(PluginVm& vm, Args a) {
+  return continueOrClose(vm, u32(a[0]), true);
+}
+R proxyContinueRequest(PluginVm& vm, Args) {
+  return continueOrClose(vm, 0, false);
+}
+R proxyContinueResponse(PluginVm& vm, Args) {
+  return continueOrClose(vm, 1, false);
+}
+R proxyClearRouteCache(PluginVm&, Args) {
+  return R::kOk;
+}  // routes are chosen after the chain
 
 R proxySendLocalResponse(PluginVm& vm, Args a) {
   auto details = readString(vm, a[1], a[2]);
@@ -316,7 +350,8 @@ R proxyHttpCall(PluginVm& vm, Args a) {
   if (!vm.wasm().range(u32(a[9]), 4)) return R::kInvalidMemoryAccess;  // before any request starts
   auto headers = parsePairs(*headerBytes);
   auto trailers = parsePairs(*trailerBytes);
-  if (!headers || !trailers || !validHeaders(*headers) || !validHeaders(*trailers)) return R::kBadArgument;
+  if (!headers || !trailers || !validHeaders(*headers) || !validHeaders(*trailers))
+    return R::kBadArgument;
   for (const char* required : {":method", ":path", ":authority"}) {
     if (!findHeader(*headers, required)) return R::kBadArgument;
   }
@@ -336,15 +371,17 @@ R startGrpc(PluginVm& vm, Args a, bool stream) {
   auto service = readString(vm, a[2], a[3]);
   auto method = readString(vm, a[4], a[5]);
   auto metadataBytes = readString(vm, a[6], a[7]);
-  std::optional<std::string_view> message = stream ? std::string_view() : readString(vm, a[8], a[9]);
+  std::optional<std::string_view> message =
+      stream ? std::string_view() : readString(vm, a[8], a[9]);
   uint32_t tokenSlot = u32(stream ? a[8] : a[11]);
   if (!cluster || !service || !method || !metadataBytes || !message) return R::kInvalidMemoryAccess;
   if (!vm.wasm().range(tokenSlot, 4)) return R::kInvalidMemoryAccess;
   auto metadata = parsePairs(*metadataBytes);
   if (!metadata || !validHeaders(*metadata)) return R::kBadArgument;
-  GrpcCallRequest request{std::string(*cluster), std::string(*service), std::string(*method),
-                          std::move(*metadata), std::string(*message),
-                          std::chrono::milliseconds(stream ? 0 : u32(a[10]))};
+  GrpcCallRequest request{
+      std::string(*cluster), std::string(*service),
+      std::string(*method),  std::move(*metadata),
+      std::string(*message), std::chrono::milliseconds(stream ? 0 : u32(a[10]))};
   uint32_t token = vm.nextGrpcToken(stream);
   R started = stream ? vm.host().grpcStream(token, request) : vm.host().grpcCall(token, request);
   if (started != R::kOk) return started;
@@ -352,8 +389,12 @@ R startGrpc(PluginVm& vm, Args a, bool stream) {
   return writeU32(vm, tokenSlot, token);
 }
 
-R proxyGrpcCall(PluginVm& vm, Args a) { return startGrpc(vm, a, false); }
-R proxyGrpcStream(PluginVm& vm, Args a) { return startGrpc(vm, a, true); }
+R proxyGrpcCall(PluginVm& vm, Args a) {
+  return startGrpc(vm, a, false);
+}
+R proxyGrpcStream(PluginVm& vm, Args a) {
+  return startGrpc(vm, a, true);
+}
 
 R proxyGrpcSend(PluginVm& vm, Args a) {
   auto message = readString(vm, a[1], a[2]);
@@ -418,7 +459,8 @@ R proxyResolveSharedQueue(PluginVm& vm, Args a) {
   auto name = readString(vm, a[2], a[3]);
   if (!vmId || !name) return R::kInvalidMemoryAccess;
   if (!vm.wasm().range(u32(a[4]), 4)) return R::kInvalidMemoryAccess;
-  auto token = sharedQueues().resolve(vmId->empty() ? std::string_view(vm.spec().vmId) : *vmId, *name);
+  auto token =
+      sharedQueues().resolve(vmId->empty() ? std::string_view(vm.spec().vmId) : *vmId, *name);
   if (!token) return R::kNotFound;
   return writeU32(vm, a[4], *token);
 }
@@ -430,7 +472,8 @@ R proxyEnqueueSharedQueue(PluginVm& vm, Args a) {
 }
 
 R proxyDequeueSharedQueue(PluginVm& vm, Args a) {
-  if (!vm.wasm().range(u32(a[1]), 4) || !vm.wasm().range(u32(a[2]), 4)) return R::kInvalidMemoryAccess;
+  if (!vm.wasm().range(u32(a[1]), 4) || !vm.wasm().range(u32(a[2]), 4))
+    return R::kInvalidMemoryAccess;
   std::string value;
   R r = sharedQueues().dequeue(u32(a[0]), value);
   if (r != R::kOk) return r;
@@ -466,8 +509,12 @@ R proxyGetMetric(PluginVm& vm, Args a) {
 
 // ---- 3.12 Context control and foreign functions ----
 
-R proxySetEffectiveContext(PluginVm& vm, Args a) { return vm.setEffectiveContext(u32(a[0])); }
-R proxyDone(PluginVm& vm, Args) { return vm.proxyDone(); }
+R proxySetEffectiveContext(PluginVm& vm, Args a) {
+  return vm.setEffectiveContext(u32(a[0]));
+}
+R proxyDone(PluginVm& vm, Args) {
+  return vm.proxyDone();
+}
 
 R proxyCallForeignFunction(PluginVm& vm, Args a) {
   auto name = readString(vm, a[0], a[1]);
@@ -547,15 +594,22 @@ void addProxyHostcalls(runtime::HostFunctionTable& table) {
   add("proxy_enqueue_shared_queue", 3, adapt<proxyEnqueueSharedQueue>);
   add("proxy_dequeue_shared_queue", 3, adapt<proxyDequeueSharedQueue>);
   add("proxy_define_metric", 4, adapt<proxyDefineMetric>);
-  table.add({"env", "proxy_increment_metric", {{ValType::kI32, ValType::kI64}, {ValType::kI32}},
+  table.add({"env",
+             "proxy_increment_metric",
+             {{ValType::kI32, ValType::kI64}, {ValType::kI32}},
              adapt<proxyIncrementMetric>});
-  table.add({"env", "proxy_record_metric", {{ValType::kI32, ValType::kI64}, {ValType::kI32}},
+  table.add({"env",
+             "proxy_record_metric",
+             {{ValType::kI32, ValType::kI64}, {ValType::kI32}},
              adapt<proxyRecordMetric>});
   add("proxy_get_metric", 2, adapt<proxyGetMetric>);
   add("proxy_set_effective_context", 1, adapt<proxySetEffectiveContext>);
   add("proxy_done", 0, adapt<proxyDone>);
   add("proxy_call_foreign_function", 6, adapt<proxyCallForeignFunction>);
-  table.add({"env", "emscripten_notify_memory_growth", {{ValType::kI32}, {}}, emscriptenNotifyMemoryGrowth});
+  table.add({"env",
+             "emscripten_notify_memory_growth",
+             {{ValType::kI32}, {}},
+             emscriptenNotifyMemoryGrowth});
   table.add({"env", "pthread_equal", i32s(2), pthreadEqual});
 }
 
@@ -564,7 +618,8 @@ bool hostcallAllowed(PluginVm& vm) {
   if (!allowed) return true;
   const runtime::HostFunction* fn = vm.wasm().currentHostFunction();
   if (!fn || allowed->count(fn->name) != 0) return true;
-  vm.host().log(LogLevel::kError, "hostcall " + fn->name + " refused: not in the plugin's allowed capabilities");
+  vm.host().log(LogLevel::kError,
+                "hostcall " + fn->name + " refused: not in the plugin's allowed capabilities");
   return false;
 }
 

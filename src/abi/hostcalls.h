@@ -15,7 +15,8 @@ void addProxyHostcalls(runtime::HostFunctionTable& table);  // hostcalls.cc
 void addWasiHostcalls(runtime::HostFunctionTable& table);   // wasi.cc
 
 // Resolves a property path (section 6) for the VM's effective context; nullopt is NotFound.
-std::optional<std::string> resolveProperty(PluginVm& vm, std::string_view rawPath);  // properties.cc
+std::optional<std::string> resolveProperty(PluginVm& vm,
+                                           std::string_view rawPath);  // properties.cc
 
 // True when the plugin's capability list lets it call the hostcall running now; otherwise logs.
 bool hostcallAllowed(PluginVm& vm);

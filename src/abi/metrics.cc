@@ -37,11 +37,16 @@ WasmResult MetricStore::record(uint32_t id, int64_t value) {
   Metric* m = find(id);
   if (!m) return WasmResult::kNotFound;
   switch (m->type) {
-    case MetricType::kCounter: m->value.fetch_add(value, std::memory_order_relaxed); break;
-    case MetricType::kGauge: m->value.store(value, std::memory_order_relaxed); break;
+    case MetricType::kCounter:
+      m->value.fetch_add(value, std::memory_order_relaxed);
+      break;
+    case MetricType::kGauge:
+      m->value.store(value, std::memory_order_relaxed);
+      break;
     case MetricType::kHistogram: {
       size_t bucket = 0;
-      while (bucket < std::size(kBuckets) && static_cast<double>(value) > kBuckets[bucket]) ++bucket;
+      while (bucket < std::size(kBuckets) && static_cast<double>(value) > kBuckets[bucket])
+        ++bucket;
       m->buckets[bucket].fetch_add(1, std::memory_order_relaxed);
       m->count.fetch_add(1, std::memory_order_relaxed);
       m->sum.fetch_add(value, std::memory_order_relaxed);

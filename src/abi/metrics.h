@@ -17,14 +17,15 @@ namespace wasmgate::abi {
 class MetricStore {
  public:
   // Histogram bucket upper bounds; a final +Inf bucket is implied.
-  static constexpr double kBuckets[] = {0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
-                                        10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
+  static constexpr double kBuckets[] = {0.5,   1,      5,      10,      25,     50,    100,
+                                        250,   500,    1000,   2500,    5000,   10000, 30000,
+                                        60000, 300000, 600000, 1800000, 3600000};
   static constexpr size_t kBucketCount = std::size(kBuckets) + 1;
 
   struct Snapshot {
     std::string name;
     MetricType type;
-    int64_t value = 0;  // counter and gauge
+    int64_t value = 0;   // counter and gauge
     uint64_t count = 0;  // histogram
     int64_t sum = 0;
     std::vector<uint64_t> buckets;  // cumulative counts per bound in kBuckets, then +Inf

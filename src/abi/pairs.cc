@@ -60,7 +60,8 @@ std::optional<Headers> parsePairs(std::string_view bytes) {
     size_t keyLen = getU32(bytes, 4 + i * 8);
     size_t valueLen = getU32(bytes, 8 + i * 8);
     if (keyLen + valueLen + 2 > bytes.size() - pos) return std::nullopt;
-    if (bytes[pos + keyLen] != '\0' || bytes[pos + keyLen + 1 + valueLen] != '\0') return std::nullopt;
+    if (bytes[pos + keyLen] != '\0' || bytes[pos + keyLen + 1 + valueLen] != '\0')
+      return std::nullopt;
     out.emplace_back(std::string(bytes.substr(pos, keyLen)),
                      std::string(bytes.substr(pos + keyLen + 1, valueLen)));
     pos += keyLen + valueLen + 2;
@@ -84,8 +85,9 @@ bool validHeaderValue(std::string_view value) {
 }
 
 bool validHeaders(const Headers& headers) {
-  return std::all_of(headers.begin(), headers.end(),
-                     [](const auto& h) { return validHeaderName(h.first) && validHeaderValue(h.second); });
+  return std::all_of(headers.begin(), headers.end(), [](const auto& h) {
+    return validHeaderName(h.first) && validHeaderValue(h.second);
+  });
 }
 
 std::string lowercase(std::string_view s) {

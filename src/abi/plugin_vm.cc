@@ -11,63 +11,105 @@ using runtime::FuncType;
 using runtime::ValType;
 constexpr ValType I32 = ValType::kI32;
 
-constexpr std::string_view kCallbackNames[] = {
-    "malloc", "proxy_on_memory_allocate", "_initialize", "_start", "main", "__main_void",
-    "proxy_on_context_create", "proxy_on_vm_start", "proxy_validate_configuration",
-    "proxy_on_configure", "proxy_on_tick", "proxy_on_queue_ready", "proxy_on_foreign_function",
-    "proxy_on_done", "proxy_on_log", "proxy_on_delete",
-    "proxy_on_new_connection", "proxy_on_downstream_data", "proxy_on_upstream_data",
-    "proxy_on_downstream_connection_close", "proxy_on_upstream_connection_close",
-    "proxy_on_request_headers", "proxy_on_request_body", "proxy_on_request_trailers",
-    "proxy_on_request_metadata",
-    "proxy_on_response_headers", "proxy_on_response_body", "proxy_on_response_trailers",
-    "proxy_on_response_metadata",
-    "proxy_on_http_call_response", "proxy_on_grpc_receive_initial_metadata", "proxy_on_grpc_receive",
-    "proxy_on_grpc_receive_trailing_metadata", "proxy_on_grpc_close"};
+constexpr std::string_view kCallbackNames[] = {"malloc",
+                                               "proxy_on_memory_allocate",
+                                               "_initialize",
+                                               "_start",
+                                               "main",
+                                               "__main_void",
+                                               "proxy_on_context_create",
+                                               "proxy_on_vm_start",
+                                               "proxy_validate_configuration",
+                                               "proxy_on_configure",
+                                               "proxy_on_tick",
+                                               "proxy_on_queue_ready",
+                                               "proxy_on_foreign_function",
+                                               "proxy_on_done",
+                                               "proxy_on_log",
+                                               "proxy_on_delete",
+                                               "proxy_on_new_connection",
+                                               "proxy_on_downstream_data",
+                                               "proxy_on_upstream_data",
+                                               "proxy_on_downstream_connection_close",
+                                               "proxy_on_upstream_connection_close",
+                                               "proxy_on_request_headers",
+                                               "proxy_on_request_body",
+                                               "proxy_on_request_trailers",
+                                               "proxy_on_request_metadata",
+                                               "proxy_on_response_headers",
+                                               "proxy_on_response_body",
+                                               "proxy_on_response_trailers",
+                                               "proxy_on_response_metadata",
+                                               "proxy_on_http_call_response",
+                                               "proxy_on_grpc_receive_initial_metadata",
+                                               "proxy_on_grpc_receive",
+                                               "proxy_on_grpc_receive_trailing_metadata",
+                                               "proxy_on_grpc_close"};
 static_assert(std::size(kCallbackNames) == static_cast<size_t>(Callback::kCount));
 
 FuncType fn(size_t params, bool result) {
-  return FuncType{std::vector<ValType>(params, I32), result ? std::vector<ValType>{I32} : std::vector<ValType>{}};
+  return FuncType{std::vector<ValType>(params, I32),
+                  result ? std::vector<ValType>{I32} : std::vector<ValType>{}};
 }
 
 // The callback's signature for the module's ABI version (section 4).
 FuncType callbackSignature(Callback cb, AbiVersion version) {
   switch (cb) {
     case Callback::kMalloc:
-    case Callback::kProxyOnMemoryAllocate: return fn(1, true);
+    case Callback::kProxyOnMemoryAllocate:
+      return fn(1, true);
     case Callback::kInitialize:
-    case Callback::kStart: return fn(0, false);
-    case Callback::kMain: return fn(2, true);
-    case Callback::kMainVoid: return fn(0, true);
-    case Callback::kOnContextCreate: return fn(2, false);
+    case Callback::kStart:
+      return fn(0, false);
+    case Callback::kMain:
+      return fn(2, true);
+    case Callback::kMainVoid:
+      return fn(0, true);
+    case Callback::kOnContextCreate:
+      return fn(2, false);
     case Callback::kOnVmStart:
     case Callback::kValidateConfiguration:
-    case Callback::kOnConfigure: return fn(2, true);
-    case Callback::kOnTick: return fn(1, false);
-    case Callback::kOnQueueReady: return fn(2, false);
-    case Callback::kOnForeignFunction: return fn(3, false);
-    case Callback::kOnDone: return fn(1, true);
+    case Callback::kOnConfigure:
+      return fn(2, true);
+    case Callback::kOnTick:
+      return fn(1, false);
+    case Callback::kOnQueueReady:
+      return fn(2, false);
+    case Callback::kOnForeignFunction:
+      return fn(3, false);
+    case Callback::kOnDone:
+      return fn(1, true);
     case Callback::kOnLog:
-    case Callback::kOnDelete: return fn(1, false);
-    case Callback::kOnNewConnection: return fn(1, true);
+    case Callback::kOnDelete:
+      return fn(1, false);
+    case Callback::kOnNewConnection:
+      return fn(1, true);
     case Callback::kOnDownstreamData:
-    case Callback::kOnUpstreamData: return fn(3, true);
+    case Callback::kOnUpstreamData:
+      return fn(3, true);
     case Callback::kOnDownstreamConnectionClose:
-    case Callback::kOnUpstreamConnectionClose: return fn(2, false);
+    case Callback::kOnUpstreamConnectionClose:
+      return fn(2, false);
     case Callback::kOnRequestHeaders:
-    case Callback::kOnResponseHeaders: return fn(version == AbiVersion::k0_1_0 ? 2 : 3, true);
+    case Callback::kOnResponseHeaders:
+      return fn(version == AbiVersion::k0_1_0 ? 2 : 3, true);
     case Callback::kOnRequestBody:
-    case Callback::kOnResponseBody: return fn(3, true);
+    case Callback::kOnResponseBody:
+      return fn(3, true);
     case Callback::kOnRequestTrailers:
     case Callback::kOnResponseTrailers:
     case Callback::kOnRequestMetadata:
-    case Callback::kOnResponseMetadata: return fn(2, true);
-    case Callback::kOnHttpCallResponse: return fn(5, false);
+    case Callback::kOnResponseMetadata:
+      return fn(2, true);
+    case Callback::kOnHttpCallResponse:
+      return fn(5, false);
     case Callback::kOnGrpcReceiveInitialMetadata:
     case Callback::kOnGrpcReceive:
     case Callback::kOnGrpcReceiveTrailingMetadata:
-    case Callback::kOnGrpcClose: return fn(3, false);
-    case Callback::kCount: break;
+    case Callback::kOnGrpcClose:
+      return fn(3, false);
+    case Callback::kCount:
+      break;
   }
   return {};
 }
@@ -89,23 +131,33 @@ std::optional<AbiVersion> detectAbiVersion(const runtime::ModuleInfo& info) {
 
 HeadersStatus toHeadersStatus(uint64_t v) {
   switch (v) {
-    case 0: return HeadersStatus::kContinue;
-    case 2: return HeadersStatus::kContinueAndEndStream;
-    case 3: return HeadersStatus::kStopAllAndBuffer;
-    default: return HeadersStatus::kStopAllAndWatermark;  // 1 (StopIteration) converts to 4
+    case 0:
+      return HeadersStatus::kContinue;
+    case 2:
+      return HeadersStatus::kContinueAndEndStream;
+    case 3:
+      return HeadersStatus::kStopAllAndBuffer;
+    default:
+      return HeadersStatus::kStopAllAndWatermark;  // 1 (StopIteration) converts to 4
   }
 }
 
 DataStatus toDataStatus(uint64_t v) {
   switch (v) {
-    case 0: return DataStatus::kContinue;
-    case 1: return DataStatus::kStopAndBuffer;
-    case 2: return DataStatus::kStopAndWatermark;
-    default: return DataStatus::kStopNoBuffer;
+    case 0:
+      return DataStatus::kContinue;
+    case 1:
+      return DataStatus::kStopAndBuffer;
+    case 2:
+      return DataStatus::kStopAndWatermark;
+    default:
+      return DataStatus::kStopNoBuffer;
   }
 }
 
-FilterStatus toFilterStatus(uint64_t v) { return v == 0 ? FilterStatus::kContinue : FilterStatus::kStop; }
+FilterStatus toFilterStatus(uint64_t v) {
+  return v == 0 ? FilterStatus::kContinue : FilterStatus::kStop;
+}
 
 }  // namespace
 
@@ -115,15 +167,19 @@ std::string_view callbackName(Callback cb) {
 
 std::string_view abiVersionName(AbiVersion version) {
   switch (version) {
-    case AbiVersion::k0_1_0: return "0.1.0";
-    case AbiVersion::k0_2_0: return "0.2.0";
-    case AbiVersion::k0_2_1: return "0.2.1";
+    case AbiVersion::k0_1_0:
+      return "0.1.0";
+    case AbiVersion::k0_2_0:
+      return "0.2.0";
+    case AbiVersion::k0_2_1:
+      return "0.2.1";
   }
   return "unknown";
 }
 
 std::string_view logLevelName(LogLevel level) {
-  static constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  static constexpr std::string_view kNames[] = {"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
   auto i = static_cast<size_t>(level);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -149,10 +205,10 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::load(runtime::WasmEngi
     module->types_[i] = callbackSignature(cb, *version);
     const FuncType* actual = info.exportedFunction(callbackName(cb));
     if (actual && !(*actual == module->types_[i]) && !isEntryPoint(cb)) {
-      return errorStatus(StatusCode::kLinkError,
-                         "export " + std::string(callbackName(cb)) + " has type " +
-                             actual->toString() + ", ABI " + std::string(abiVersionName(*version)) +
-                             " needs " + module->types_[i].toString());
+      return errorStatus(StatusCode::kLinkError, "export " + std::string(callbackName(cb)) +
+                                                     " has type " + actual->toString() + ", ABI " +
+                                                     std::string(abiVersionName(*version)) +
+                                                     " needs " + module->types_[i].toString());
     }
   }
   if (!info.exportedFunction("malloc") && !info.exportedFunction("proxy_on_memory_allocate")) {
@@ -168,7 +224,9 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::load(runtime::WasmEngi
 PluginVm::PluginVm(std::shared_ptr<const PluginModule> module, PluginSpec spec, PluginHost& host)
     : module_(std::move(module)), spec_(std::move(spec)), host_(host) {}
 
-PluginVm::~PluginVm() { sharedQueues().unregisterOwner(this); }
+PluginVm::~PluginVm() {
+  sharedQueues().unregisterOwner(this);
+}
 
 Result<std::unique_ptr<PluginVm>> PluginVm::create(std::shared_ptr<const PluginModule> module,
                                                    PluginSpec spec, PluginHost& host) {
@@ -194,8 +252,9 @@ Status PluginVm::fail(Status status) {
   return failure_;
 }
 
-Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context, std::initializer_list<uint64_t> args,
-                                  uint64_t fallback, Frame frame) {
+Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context,
+                                  std::initializer_list<uint64_t> args, uint64_t fallback,
+                                  Frame frame) {
   lastLocalResponseSent_ = false;
   if (failed()) return failure_;
   const auto& handle = exports_[static_cast<size_t>(cb)];
@@ -211,7 +270,8 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context, std::initialize
   bool localResponseSent = frame_.localResponseSent;
   frame_ = std::move(savedFrame);
   if (!status.isOk()) {
-    return fail(errorStatus(status.code(), std::string(callbackName(cb)) + ": " + status.message()));
+    return fail(
+        errorStatus(status.code(), std::string(callbackName(cb)) + ": " + status.message()));
   }
   // The embedder may run further callbacks while it handles deferred actions; what this one
   // decided is restored after them.
@@ -222,10 +282,13 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context, std::initialize
 }
 
 Result<uint64_t> PluginVm::callExport(std::string_view name, const runtime::FuncType& type,
-                                      std::span<const uint64_t> args, uint32_t context, Frame frame) {
+                                      std::span<const uint64_t> args, uint32_t context,
+                                      Frame frame) {
   if (failed()) return failure_;
   auto handle = instance_->function(name, type);
-  if (!handle) return errorStatus(StatusCode::kNotFound, "no export " + std::string(name) + " of type " + type.toString());
+  if (!handle)
+    return errorStatus(StatusCode::kNotFound,
+                       "no export " + std::string(name) + " of type " + type.toString());
   Frame savedFrame = std::exchange(frame_, std::move(frame));
   uint32_t savedEffective = std::exchange(effectiveContextId_, context);
   ++depth_;
@@ -234,7 +297,8 @@ Result<uint64_t> PluginVm::callExport(std::string_view name, const runtime::Func
   --depth_;
   effectiveContextId_ = savedEffective;
   frame_ = std::move(savedFrame);
-  if (!status.isOk()) return fail(errorStatus(status.code(), std::string(name) + ": " + status.message()));
+  if (!status.isOk())
+    return fail(errorStatus(status.code(), std::string(name) + ": " + status.message()));
   if (depth_ == 0) runDeferred();
   return result;
 }
@@ -271,17 +335,19 @@ Status PluginVm::start() {
                                     {rootContextId_, spec_.vmConfiguration.size()}, 1);
   if (!started.isOk()) return started.status();
   if (*started == 0) {
-    return fail(errorStatus(StatusCode::kBadArgument, "plugin failed to start (proxy_on_vm_start returned false)"));
+    return fail(errorStatus(StatusCode::kBadArgument,
+                            "plugin failed to start (proxy_on_vm_start returned false)"));
   }
   Frame configuring;
   configuring.configuration = spec_.pluginConfiguration;
-  Result<uint64_t> configured = invoke(Callback::kOnConfigure, rootContextId_,
-                                       {rootContextId_, spec_.pluginConfiguration.size()}, 1,
-                                       std::move(configuring));
+  Result<uint64_t> configured =
+      invoke(Callback::kOnConfigure, rootContextId_,
+             {rootContextId_, spec_.pluginConfiguration.size()}, 1, std::move(configuring));
   if (!configured.isOk()) return configured.status();
   if (*configured == 0) {
-    return fail(errorStatus(StatusCode::kBadArgument,
-                            "plugin rejected its configuration (proxy_on_configure returned false)"));
+    return fail(
+        errorStatus(StatusCode::kBadArgument,
+                    "plugin rejected its configuration (proxy_on_configure returned false)"));
   }
   return Status::ok();
 }
@@ -293,8 +359,9 @@ Status PluginVm::validateConfiguration(std::string_view configuration) {
                                   {rootContextId_, configuration.size()}, 1, std::move(validating));
   if (!valid.isOk()) return valid.status();
   if (*valid == 0) {
-    return errorStatus(StatusCode::kBadArgument,
-                       "plugin rejected the configuration (proxy_validate_configuration returned false)");
+    return errorStatus(
+        StatusCode::kBadArgument,
+        "plugin rejected the configuration (proxy_validate_configuration returned false)");
   }
   return Status::ok();
 }
@@ -332,7 +399,9 @@ PluginVm::Context* PluginVm::findContext(uint32_t id) {
   return it == contexts_.end() ? nullptr : &it->second;
 }
 
-PluginVm::Context* PluginVm::effectiveContext() { return findContext(effectiveContextId_); }
+PluginVm::Context* PluginVm::effectiveContext() {
+  return findContext(effectiveContextId_);
+}
 
 WasmResult PluginVm::setEffectiveContext(uint32_t id) {
   if (id == 0 || !findContext(id)) return WasmResult::kBadArgument;
@@ -354,11 +423,13 @@ WasmResult PluginVm::returnBytes(std::string_view bytes, uint32_t dataSlot, uint
                : WasmResult::kInvalidMemoryAccess;
   }
   if (bytes.size() > UINT32_MAX) return WasmResult::kInvalidMemoryAccess;
-  Callback allocator = exports_[static_cast<size_t>(Callback::kMalloc)] ? Callback::kMalloc
-                                                                         : Callback::kProxyOnMemoryAllocate;
+  Callback allocator = exports_[static_cast<size_t>(Callback::kMalloc)]
+                           ? Callback::kMalloc
+                           : Callback::kProxyOnMemoryAllocate;
   uint64_t size = bytes.size();
   uint64_t ptr = 0;
-  Status status = instance_->call(*exports_[static_cast<size_t>(allocator)], std::span(&size, 1), &ptr);
+  Status status =
+      instance_->call(*exports_[static_cast<size_t>(allocator)], std::span(&size, 1), &ptr);
   if (!status.isOk()) {
     // The guest trapped inside its allocator: the VM has failed, and the hostcall's adapter
     // turns that into a trap of the calling guest too.
@@ -385,7 +456,8 @@ void PluginVm::deferClose(uint32_t context, StreamType type) {
 
 void PluginVm::deferLocalResponse(uint32_t context, LocalResponse response) {
   frame_.localResponseSent = true;
-  deferred_.push_back({Deferred::kLocalResponse, context, StreamType::kHttpRequest, std::move(response)});
+  deferred_.push_back(
+      {Deferred::kLocalResponse, context, StreamType::kHttpRequest, std::move(response)});
 }
 
 void PluginVm::runDeferred() {
@@ -400,9 +472,15 @@ void PluginVm::runDeferred() {
       Context* context = findContext(action.context);
       if (!context || !context->stream || failed()) continue;  // the stream ended meanwhile
       switch (action.kind) {
-        case Deferred::kContinue: context->stream->continueStream(action.type); break;
-        case Deferred::kClose: context->stream->closeStream(action.type); break;
-        case Deferred::kLocalResponse: context->stream->sendLocalResponse(std::move(action.response)); break;
+        case Deferred::kContinue:
+          context->stream->continueStream(action.type);
+          break;
+        case Deferred::kClose:
+          context->stream->closeStream(action.type);
+          break;
+        case Deferred::kLocalResponse:
+          context->stream->sendLocalResponse(std::move(action.response));
+          break;
       }
     }
   }
@@ -489,12 +567,14 @@ Result<FilterStatus> PluginVm::onUpstreamData(uint32_t context, uint32_t size, b
 
 Status PluginVm::onDownstreamConnectionClose(uint32_t context, PeerType peer) {
   return streamCallback(Callback::kOnDownstreamConnectionClose, context,
-                        {context, static_cast<uint32_t>(peer)}).status();
+                        {context, static_cast<uint32_t>(peer)})
+      .status();
 }
 
 Status PluginVm::onUpstreamConnectionClose(uint32_t context, PeerType peer) {
   return streamCallback(Callback::kOnUpstreamConnectionClose, context,
-                        {context, static_cast<uint32_t>(peer)}).status();
+                        {context, static_cast<uint32_t>(peer)})
+      .status();
 }
 
 Status PluginVm::endStream(uint32_t context) {

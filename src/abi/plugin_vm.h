@@ -22,8 +22,8 @@ namespace wasmgate::abi {
 
 // The sandbox limits one plugin runs under.
 struct VmLimits {
-  uint32_t maxMemoryPages = 1024;                      // 64 MiB of linear memory
-  std::chrono::milliseconds callDeadline{1000};        // CPU time for one callback
+  uint32_t maxMemoryPages = 1024;                // 64 MiB of linear memory
+  std::chrono::milliseconds callDeadline{1000};  // CPU time for one callback
 };
 
 // What a plugin is started with (the WasmPlugin fields that reach the VM).
@@ -40,15 +40,40 @@ struct PluginSpec {
 
 // Every export the host may call. Values index PluginModule's type table.
 enum class Callback : uint8_t {
-  kMalloc, kProxyOnMemoryAllocate, kInitialize, kStart, kMain, kMainVoid,
-  kOnContextCreate, kOnVmStart, kValidateConfiguration, kOnConfigure, kOnTick, kOnQueueReady,
-  kOnForeignFunction, kOnDone, kOnLog, kOnDelete,
-  kOnNewConnection, kOnDownstreamData, kOnUpstreamData, kOnDownstreamConnectionClose,
+  kMalloc,
+  kProxyOnMemoryAllocate,
+  kInitialize,
+  kStart,
+  kMain,
+  kMainVoid,
+  kOnContextCreate,
+  kOnVmStart,
+  kValidateConfiguration,
+  kOnConfigure,
+  kOnTick,
+  kOnQueueReady,
+  kOnForeignFunction,
+  kOnDone,
+  kOnLog,
+  kOnDelete,
+  kOnNewConnection,
+  kOnDownstreamData,
+  kOnUpstreamData,
+  kOnDownstreamConnectionClose,
   kOnUpstreamConnectionClose,
-  kOnRequestHeaders, kOnRequestBody, kOnRequestTrailers, kOnRequestMetadata,
-  kOnResponseHeaders, kOnResponseBody, kOnResponseTrailers, kOnResponseMetadata,
-  kOnHttpCallResponse, kOnGrpcReceiveInitialMetadata, kOnGrpcReceive,
-  kOnGrpcReceiveTrailingMetadata, kOnGrpcClose,
+  kOnRequestHeaders,
+  kOnRequestBody,
+  kOnRequestTrailers,
+  kOnRequestMetadata,
+  kOnResponseHeaders,
+  kOnResponseBody,
+  kOnResponseTrailers,
+  kOnResponseMetadata,
+  kOnHttpCallResponse,
+  kOnGrpcReceiveInitialMetadata,
+  kOnGrpcReceive,
+  kOnGrpcReceiveTrailingMetadata,
+  kOnGrpcClose,
   kCount
 };
 std::string_view callbackName(Callback cb);
@@ -64,7 +89,9 @@ class PluginModule {
   runtime::WasmEngine& engine() const { return engine_; }
   const VmLimits& limits() const { return limits_; }
   // The type each callback must have for this module's ABI version.
-  const runtime::FuncType& callbackType(Callback cb) const { return types_[static_cast<size_t>(cb)]; }
+  const runtime::FuncType& callbackType(Callback cb) const {
+    return types_[static_cast<size_t>(cb)];
+  }
 
  private:
   PluginModule(runtime::WasmEngine& engine) : engine_(engine) {}
@@ -91,7 +118,8 @@ class PluginVm {
   Status start();
   // proxy_validate_configuration (if exported) for a candidate configuration; ok if accepted.
   Status validateConfiguration(std::string_view configuration);
-  // proxy_on_done on the root context; proxy_on_delete once the plugin agrees (or calls proxy_done).
+  // proxy_on_done on the root context; proxy_on_delete once the plugin agrees (or calls
+  // proxy_done).
   Status shutdown();
 
   bool failed() const { return !failure_.isOk(); }
@@ -206,7 +234,8 @@ class PluginVm {
   PluginSpec spec_;
   PluginHost& host_;
   std::unique_ptr<runtime::WasmInstance> instance_;
-  std::array<std::optional<runtime::FunctionHandle>, static_cast<size_t>(Callback::kCount)> exports_;
+  std::array<std::optional<runtime::FunctionHandle>, static_cast<size_t>(Callback::kCount)>
+      exports_;
   std::map<uint32_t, Context> contexts_;
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;

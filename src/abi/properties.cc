@@ -46,7 +46,8 @@ std::optional<std::string> header(const Headers& headers, std::string_view name)
   return v ? std::optional(*v) : std::nullopt;
 }
 
-std::optional<std::string> requestProperty(const StreamData& d, std::span<const std::string_view> p) {
+std::optional<std::string> requestProperty(const StreamData& d,
+                                           std::span<const std::string_view> p) {
   if (p.empty()) return std::nullopt;
   const Headers& h = d.requestHeaders;
   std::string_view name = p[0];
@@ -71,11 +72,15 @@ std::optional<std::string> requestProperty(const StreamData& d, std::span<const 
   return std::nullopt;
 }
 
-std::optional<std::string> responseProperty(const StreamData& d, std::span<const std::string_view> p) {
+std::optional<std::string> responseProperty(const StreamData& d,
+                                            std::span<const std::string_view> p) {
   if (p.empty() || !d.responseHeadersReceived) return std::nullopt;
   std::string_view name = p[0];
-  if (name == "headers") return p.size() > 1 ? joinedValue(d.responseHeaders, p[1]) : encodeJoinedMap(d.responseHeaders);
-  if (name == "trailers") return p.size() > 1 ? joinedValue(d.responseTrailers, p[1]) : encodeJoinedMap(d.responseTrailers);
+  if (name == "headers")
+    return p.size() > 1 ? joinedValue(d.responseHeaders, p[1]) : encodeJoinedMap(d.responseHeaders);
+  if (name == "trailers")
+    return p.size() > 1 ? joinedValue(d.responseTrailers, p[1])
+                        : encodeJoinedMap(d.responseTrailers);
   if (p.size() > 1) return std::nullopt;
   if (name == "code") {
     auto status = header(d.responseHeaders, ":status");

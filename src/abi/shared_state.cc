@@ -45,7 +45,8 @@ uint32_t SharedQueues::registerQueue(std::string_view vmId, std::string_view nam
     }
   }
   uint32_t token = nextToken_++;
-  queues_.emplace(token, Queue{std::string(vmId), std::string(name), {}, owner, std::move(notifier)});
+  queues_.emplace(token,
+                  Queue{std::string(vmId), std::string(name), {}, owner, std::move(notifier)});
   return token;
 }
 

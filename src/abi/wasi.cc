@@ -16,14 +16,27 @@ using Args = std::span<const uint64_t>;
 
 // WASI errno values.
 enum Errno : uint32_t {
-  kSuccess = 0, kBadf = 8, kFault = 21, kInval = 28, kNoent = 44, kNosys = 52, kNotsup = 58,
-  kSpipe = 70, kNotcapable = 76,
+  kSuccess = 0,
+  kBadf = 8,
+  kFault = 21,
+  kInval = 28,
+  kNoent = 44,
+  kNosys = 52,
+  kNotsup = 58,
+  kSpipe = 70,
+  kNotcapable = 76,
 };
 
-uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
-bool isStdio(uint64_t fd) { return fd == 1 || fd == 2; }
+uint32_t u32(uint64_t v) {
+  return static_cast<uint32_t>(v);
+}
+bool isStdio(uint64_t fd) {
+  return fd == 1 || fd == 2;
+}
 
-PluginVm& vmOf(runtime::WasmInstance& wasm) { return *static_cast<PluginVm*>(wasm.embedderData()); }
+PluginVm& vmOf(runtime::WasmInstance& wasm) {
+  return *static_cast<PluginVm*>(wasm.embedderData());
+}
 
 uint32_t fdWrite(PluginVm& vm, Args a) {
   if (!isStdio(a[0])) return kBadf;
@@ -34,7 +47,8 @@ uint32_t fdWrite(PluginVm& vm, Args a) {
     if (!buf || !len || static_cast<uint64_t>(u32(a[1])) + i * 8 + 8 > UINT32_MAX) return kFault;
     auto chunk = vm.wasm().readString(*buf, *len);
     if (!chunk) return kFault;
-    if (text.size() < kMaxLogMessageBytes) text.append(chunk->substr(0, kMaxLogMessageBytes - text.size()));
+    if (text.size() < kMaxLogMessageBytes)
+      text.append(chunk->substr(0, kMaxLogMessageBytes - text.size()));
   }
   if (!vm.wasm().writeU32(u32(a[3]), static_cast<uint32_t>(text.size()))) return kFault;
   if (!text.empty() && text.back() == '\n') text.pop_back();
@@ -52,7 +66,9 @@ uint32_t fdTell(PluginVm& vm, Args a) {
   return vm.wasm().writeU64(u32(a[1]), 0) ? kSuccess : kFault;
 }
 
-uint32_t fdSeek(PluginVm&, Args a) { return a[0] <= 2 ? kSpipe : kBadf; }
+uint32_t fdSeek(PluginVm&, Args a) {
+  return a[0] <= 2 ? kSpipe : kBadf;
+}
 
 uint32_t fdFdstatGet(PluginVm& vm, Args a) {
   if (!isStdio(a[0])) return kBadf;
@@ -64,9 +80,13 @@ uint32_t fdFdstatGet(PluginVm& vm, Args a) {
   return kSuccess;
 }
 
-uint32_t stdioOnly(PluginVm&, Args a) { return isStdio(a[0]) ? kSuccess : kBadf; }
+uint32_t stdioOnly(PluginVm&, Args a) {
+  return isStdio(a[0]) ? kSuccess : kBadf;
+}
 
-uint32_t fdRenumber(PluginVm&, Args a) { return isStdio(a[0]) && isStdio(a[1]) ? kNotsup : kBadf; }
+uint32_t fdRenumber(PluginVm&, Args a) {
+  return isStdio(a[0]) && isStdio(a[1]) ? kNotsup : kBadf;
+}
 
 uint32_t fdReaddir(PluginVm& vm, Args a) {
   if (!vm.wasm().writeU32(u32(a[4]), 0)) return kFault;
@@ -105,7 +125,9 @@ uint32_t argsSizesGet(PluginVm& vm, Args a) {
   return vm.wasm().writeU32(u32(a[0]), 0) && vm.wasm().writeU32(u32(a[1]), 0) ? kSuccess : kFault;
 }
 
-uint32_t success(PluginVm&, Args) { return kSuccess; }
+uint32_t success(PluginVm&, Args) {
+  return kSuccess;
+}
 
 uint32_t clockTimeGet(PluginVm& vm, Args a) {
   timespec ts;
@@ -116,7 +138,8 @@ uint32_t clockTimeGet(PluginVm& vm, Args a) {
   } else {
     return kNotsup;
   }
-  uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  uint64_t ns =
+      static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
   return vm.wasm().writeU64(u32(a[2]), ns) ? kSuccess : kFault;
 }
 
@@ -148,9 +171,15 @@ uint32_t sockOutputsZeroed(PluginVm& vm, Args a, std::initializer_list<size_t> o
   }
   return kNotsup;
 }
-uint32_t sockAccept(PluginVm& vm, Args a) { return sockOutputsZeroed(vm, a, {2}); }
-uint32_t sockRecv(PluginVm& vm, Args a) { return sockOutputsZeroed(vm, a, {4, 5}); }
-uint32_t sockSend(PluginVm& vm, Args a) { return sockOutputsZeroed(vm, a, {4}); }
+uint32_t sockAccept(PluginVm& vm, Args a) {
+  return sockOutputsZeroed(vm, a, {2});
+}
+uint32_t sockRecv(PluginVm& vm, Args a) {
+  return sockOutputsZeroed(vm, a, {4, 5});
+}
+uint32_t sockSend(PluginVm& vm, Args a) {
+  return sockOutputsZeroed(vm, a, {4});
+}
 
 template <uint32_t kErrno>
 uint32_t constant(PluginVm&, Args) {
@@ -170,7 +199,8 @@ Status procExit(runtime::WasmInstance& wasm, std::span<const uint64_t> args, uin
   PluginVm& vm = vmOf(wasm);
   vm.recordExit(u32(args[0]));
   if (!vm.inStartup()) {
-    vm.host().log(LogLevel::kError, "plugin called proc_exit(" + std::to_string(u32(args[0])) + ")");
+    vm.host().log(LogLevel::kError,
+                  "plugin called proc_exit(" + std::to_string(u32(args[0])) + ")");
   }
   return errorStatus(StatusCode::kTrap, "proc_exit(" + std::to_string(u32(args[0])) + ")");
 }

@@ -37,10 +37,14 @@ std::string escapeLabel(std::string_view value) {
 
 const char* phaseName(proxy::PluginPhase phase) {
   switch (phase) {
-    case proxy::PluginPhase::kAuthn: return "AUTHN";
-    case proxy::PluginPhase::kAuthz: return "AUTHZ";
-    case proxy::PluginPhase::kStats: return "STATS";
-    default: return "UNSPECIFIED_PHASE";
+    case proxy::PluginPhase::kAuthn:
+      return "AUTHN";
+    case proxy::PluginPhase::kAuthz:
+      return "AUTHZ";
+    case proxy::PluginPhase::kStats:
+      return "STATS";
+    default:
+      return "UNSPECIFIED_PHASE";
   }
 }
 
@@ -75,9 +79,10 @@ class AdminServer::Connection {
     if (parsed.isIncomplete()) return;
     Response r = parsed.isError() ? Response{400, "text/plain", std::string(parsed.reason()) + "\n"}
                                   : owner_.handle(head.method, head.target);
-    std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + (r.status < 400 ? "OK" : "Error") +
-                      "\r\ncontent-type: " + r.contentType + "\r\ncontent-length: " +
-                      std::to_string(r.body.size()) + "\r\nconnection: close\r\n\r\n" + r.body;
+    std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                      (r.status < 400 ? "OK" : "Error") + "\r\ncontent-type: " + r.contentType +
+                      "\r\ncontent-length: " + std::to_string(r.body.size()) +
+                      "\r\nconnection: close\r\n\r\n" + r.body;
     answered_ = true;
     bufferevent_write(bev_, out.data(), out.size());
   }
@@ -94,7 +99,8 @@ class AdminServer::Connection {
   bool answered_ = false;
 };
 
-AdminServer::AdminServer(proxy::EventLoop& loop, proxy::Server& server, std::function<Status()> reload)
+AdminServer::AdminServer(proxy::EventLoop& loop, proxy::Server& server,
+                         std::function<Status()> reload)
     : loop_(loop), server_(server), reload_(std::move(reload)) {}
 
 AdminServer::~AdminServer() {
@@ -105,15 +111,18 @@ AdminServer::~AdminServer() {
 Status AdminServer::listen(const proxy::SocketAddress& address) {
   sockaddr_storage addr{};
   int len = sizeof(addr);
-  std::string text = address.host == "localhost" ? "127.0.0.1:" + std::to_string(address.port) : address.toString();
+  std::string text = address.host == "localhost" ? "127.0.0.1:" + std::to_string(address.port)
+                                                 : address.toString();
   if (evutil_parse_sockaddr_port(text.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     return errorStatus(StatusCode::kBadArgument, "bad admin address " + text);
   }
-  listener_ = evconnlistener_new_bind(loop_.base(), &AdminServer::onAccept, this,
-                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
-                                      reinterpret_cast<sockaddr*>(&addr), len);
+  listener_ =
+      evconnlistener_new_bind(loop_.base(), &AdminServer::onAccept, this,
+                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
+                              reinterpret_cast<sockaddr*>(&addr), len);
   if (!listener_) {
-    return errorStatus(StatusCode::kUnavailable, "cannot listen on admin address " + text + ": " + strerror(errno));
+    return errorStatus(StatusCode::kUnavailable,
+                       "cannot listen on admin address " + text + ": " + strerror(errno));
   }
   return Status::ok();
 }
@@ -130,7 +139,8 @@ AdminServer::Response AdminServer::handle(std::string_view method, std::string_v
   if (path == "/reload") {
     if (method != "POST") return {405, "text/plain", "use POST /reload\n"};
     Status reloaded = reload_();
-    if (!reloaded.isOk()) return {400, "text/plain", "reload refused: " + reloaded.message() + "\n"};
+    if (!reloaded.isOk())
+      return {400, "text/plain", "reload refused: " + reloaded.message() + "\n"};
     return {200, "text/plain", "reloaded\n"};
   }
   if (method != "GET" && method != "HEAD") return {405, "text/plain", "method not allowed\n"};
@@ -139,7 +149,8 @@ AdminServer::Response AdminServer::handle(std::string_view method, std::string_v
   if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus()};
   if (path == "/plugins") return {200, "application/json", pluginsJson()};
   if (path == "/config_dump") return {200, "application/json", configDump()};
-  return {404, "text/plain", "unknown admin path; try /ready /healthz /stats/prometheus /plugins /config_dump\n"};
+  return {404, "text/plain",
+          "unknown admin path; try /ready /healthz /stats/prometheus /plugins /config_dump\n"};
 }
 
 std::string AdminServer::prometheus() {
@@ -150,20 +161,24 @@ std::string AdminServer::prometheus() {
   auto& listeners = server_.listenerStats();
   counter("wasmgate_listener_downstream_cx_total", "Downstream connections accepted.");
   for (auto& [name, s] : listeners) {
-    out << "wasmgate_listener_downstream_cx_total{listener=\"" << escapeLabel(name) << "\"} " << s.downstreamCx << "\n";
+    out << "wasmgate_listener_downstream_cx_total{listener=\"" << escapeLabel(name) << "\"} "
+        << s.downstreamCx << "\n";
   }
   out << "# TYPE wasmgate_listener_downstream_cx_active gauge\n";
   for (auto& [name, s] : listeners) {
-    out << "wasmgate_listener_downstream_cx_active{listener=\"" << escapeLabel(name) << "\"} " << s.activeCx << "\n";
+    out << "wasmgate_listener_downstream_cx_active{listener=\"" << escapeLabel(name) << "\"} "
+        << s.activeCx << "\n";
   }
   counter("wasmgate_listener_downstream_rq_total", "Downstream requests received.");
   for (auto& [name, s] : listeners) {
-    out << "wasmgate_listener_downstream_rq_total{listener=\"" << escapeLabel(name) << "\"} " << s.downstreamRq << "\n";
+    out << "wasmgate_listener_downstream_rq_total{listener=\"" << escapeLabel(name) << "\"} "
+        << s.downstreamRq << "\n";
   }
-  counter("wasmgate_listener_downstream_rq_rejected_total", "Malformed requests answered by the codec.");
+  counter("wasmgate_listener_downstream_rq_rejected_total",
+          "Malformed requests answered by the codec.");
   for (auto& [name, s] : listeners) {
-    out << "wasmgate_listener_downstream_rq_rejected_total{listener=\"" << escapeLabel(name) << "\"} "
-        << s.downstreamRqRejected << "\n";
+    out << "wasmgate_listener_downstream_rq_rejected_total{listener=\"" << escapeLabel(name)
+        << "\"} " << s.downstreamRqRejected << "\n";
   }
   counter("wasmgate_listener_downstream_rq_completed_total", "Responses sent, by status class.");
   for (auto& [name, s] : listeners) {
@@ -189,7 +204,8 @@ std::string AdminServer::prometheus() {
     std::string name = std::string("wasmgate_plugin_") + suffix + "_total";
     counter(name.c_str(), "Per-plugin counter, summed over workers.");
     for (auto& p : plugins) {
-      out << name << "{plugin=\"" << escapeLabel(p->config.name) << "\"} " << (p->stats.*member).load() << "\n";
+      out << name << "{plugin=\"" << escapeLabel(p->config.name) << "\"} "
+          << (p->stats.*member).load() << "\n";
     }
   }
   for (auto& p : plugins) {
@@ -199,12 +215,16 @@ std::string AdminServer::prometheus() {
       if (m.type == abi::MetricType::kHistogram) {
         out << "# TYPE " << name << " histogram\n";
         for (size_t i = 0; i < m.buckets.size(); ++i) {
-          std::string le = i < std::size(abi::MetricStore::kBuckets) ? std::to_string(abi::MetricStore::kBuckets[i]) : "+Inf";
+          std::string le = i < std::size(abi::MetricStore::kBuckets)
+                               ? std::to_string(abi::MetricStore::kBuckets[i])
+                               : "+Inf";
           out << name << "_bucket{" << labels << ",le=\"" << le << "\"} " << m.buckets[i] << "\n";
         }
-        out << name << "_sum{" << labels << "} " << m.sum << "\n" << name << "_count{" << labels << "} " << m.count << "\n";
+        out << name << "_sum{" << labels << "} " << m.sum << "\n"
+            << name << "_count{" << labels << "} " << m.count << "\n";
       } else {
-        out << "# TYPE " << name << (m.type == abi::MetricType::kCounter ? " counter\n" : " gauge\n");
+        out << "# TYPE " << name
+            << (m.type == abi::MetricType::kCounter ? " counter\n" : " gauge\n");
         out << name << "{" << labels << "} " << m.value << "\n";
       }
     }
@@ -216,18 +236,20 @@ std::string AdminServer::pluginsJson() {
   auto states = server_.pluginStates();
   json out = json::array();
   for (auto& p : server_.plugins()) {
-    out.push_back({{"name", p->config.name},
-                   {"url", p->config.url},
-                   {"sha256", p->sha256},
-                   {"abi_version", abi::abiVersionName(p->module->abiVersion())},
-                   {"phase", phaseName(p->config.phase)},
-                   {"priority", p->config.priority},
-                   {"fail_strategy", p->config.failStrategy == proxy::FailStrategy::kFailOpen ? "FAIL_OPEN" : "FAIL_CLOSE"},
-                   {"log_only", p->config.logOnly},
-                   {"workers", states[p->config.name]},
-                   {"vm_failures", p->stats.vmFailures.load()},
-                   {"vm_restarts", p->stats.vmRestarts.load()},
-                   {"source", p->config.source}});
+    out.push_back(
+        {{"name", p->config.name},
+         {"url", p->config.url},
+         {"sha256", p->sha256},
+         {"abi_version", abi::abiVersionName(p->module->abiVersion())},
+         {"phase", phaseName(p->config.phase)},
+         {"priority", p->config.priority},
+         {"fail_strategy",
+          p->config.failStrategy == proxy::FailStrategy::kFailOpen ? "FAIL_OPEN" : "FAIL_CLOSE"},
+         {"log_only", p->config.logOnly},
+         {"workers", states[p->config.name]},
+         {"vm_failures", p->stats.vmFailures.load()},
+         {"vm_restarts", p->stats.vmRestarts.load()},
+         {"source", p->config.source}});
   }
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -242,7 +264,8 @@ std::string AdminServer::configDump() {
       if (r.path) route["path"] = *r.path;
       if (r.authority) route["authority"] = *r.authority;
       if (r.directResponse) {
-        route["direct_response"] = {{"status", r.directResponse->status}, {"body", r.directResponse->body}};
+        route["direct_response"] = {{"status", r.directResponse->status},
+                                    {"body", r.directResponse->body}};
       } else {
         route["cluster"] = r.cluster;
       }
@@ -257,11 +280,15 @@ std::string AdminServer::configDump() {
   for (const auto& cl : c.clusters) {
     json endpoints = json::array();
     for (const auto& e : cl.endpoints) endpoints.push_back(e.toString());
-    clusters.push_back({{"name", cl.name}, {"endpoints", endpoints}, {"connect_timeout_ms", cl.connectTimeout.count()}});
+    clusters.push_back({{"name", cl.name},
+                        {"endpoints", endpoints},
+                        {"connect_timeout_ms", cl.connectTimeout.count()}});
   }
   json plugins = json::array();
   for (const auto& p : server_.plugins()) {
-    plugins.push_back({{"name", p->config.name}, {"url", p->config.url}, {"plugin_config", p->config.configuration}});
+    plugins.push_back({{"name", p->config.name},
+                       {"url", p->config.url},
+                       {"plugin_config", p->config.configuration}});
   }
   json out = {{"workers", server_.workerCount()},
               {"admin", c.admin.address.toString()},

@@ -13,7 +13,8 @@ using abi::WasmResult;
 
 class RunnerHost final : public abi::PluginHost {
  public:
-  RunnerHost(const RunnerOptions& options, RunReport& report) : options_(options), report_(report) {}
+  RunnerHost(const RunnerOptions& options, RunReport& report)
+      : options_(options), report_(report) {}
 
   void log(abi::LogLevel level, std::string_view message) override {
     report_.logs.push_back({level, std::string(message)});
@@ -26,13 +27,18 @@ class RunnerHost final : public abi::PluginHost {
     pending_.push_back([this, token](abi::PluginVm& vm) {
       return options_.httpCallResponse
                  ? vm.onHttpCallResponse(token, &*options_.httpCallResponse)
-                 : vm.onHttpCallResponse(token, nullptr, "upstream connect error: no cluster reachable");
+                 : vm.onHttpCallResponse(token, nullptr,
+                                         "upstream connect error: no cluster reachable");
     });
     return WasmResult::kOk;
   }
   // gRPC needs a real server; offline, every call ends at once as UNAVAILABLE (14).
-  WasmResult grpcCall(uint32_t token, const abi::GrpcCallRequest&) override { return failGrpc(token); }
-  WasmResult grpcStream(uint32_t token, const abi::GrpcCallRequest&) override { return failGrpc(token); }
+  WasmResult grpcCall(uint32_t token, const abi::GrpcCallRequest&) override {
+    return failGrpc(token);
+  }
+  WasmResult grpcStream(uint32_t token, const abi::GrpcCallRequest&) override {
+    return failGrpc(token);
+  }
   WasmResult grpcSend(uint32_t, std::string_view, bool) override { return WasmResult::kOk; }
   WasmResult grpcClose(uint32_t) override { return WasmResult::kOk; }
   WasmResult grpcCancel(uint32_t) override { return WasmResult::kOk; }
@@ -40,7 +46,8 @@ class RunnerHost final : public abi::PluginHost {
     pending_.push_back([token](abi::PluginVm& vm) { return vm.onQueueReady(token); });
   }
   std::optional<std::string> property(std::span<const std::string_view> path) override {
-    if (path.size() == 2 && (path[0] == "node" || path[0] == "xds") && path[1] == "id") return "run-plugin";
+    if (path.size() == 2 && (path[0] == "node" || path[0] == "xds") && path[1] == "id")
+      return "run-plugin";
     return std::nullopt;
   }
 
@@ -79,9 +86,12 @@ class RunnerStream final : public abi::StreamHost {
     if (!localResponse_) localResponse_ = std::move(response);
   }
   std::optional<std::string> property(std::span<const std::string_view> path) override {
-    if (path.size() == 2 && path[0] == "request" && path[1] == "protocol") return std::string("HTTP/1.1");
-    if (path.size() == 2 && path[0] == "source" && path[1] == "address") return std::string("127.0.0.1:40000");
-    if (path.size() == 2 && path[0] == "destination" && path[1] == "address") return std::string("127.0.0.1:8080");
+    if (path.size() == 2 && path[0] == "request" && path[1] == "protocol")
+      return std::string("HTTP/1.1");
+    if (path.size() == 2 && path[0] == "source" && path[1] == "address")
+      return std::string("127.0.0.1:40000");
+    if (path.size() == 2 && path[0] == "destination" && path[1] == "address")
+      return std::string("127.0.0.1:8080");
     return std::nullopt;
   }
 
@@ -94,7 +104,8 @@ class RunnerStream final : public abi::StreamHost {
 // Runs one request through the plugin, Envoy-style, and fills the report's per-request fields.
 class RequestDriver {
  public:
-  RequestDriver(abi::PluginVm& vm, RunnerHost& host, const RunnerOptions& options, RunReport& report)
+  RequestDriver(abi::PluginVm& vm, RunnerHost& host, const RunnerOptions& options,
+                RunReport& report)
       : vm_(vm), host_(host), options_(options), report_(report) {}
 
   Status run() {
@@ -109,7 +120,7 @@ class RequestDriver {
       completed = responsePath(true);
     }
     // A trapped plugin fails its request as the proxy's default FAIL_CLOSE strategy would.
-    uint32_t status = report_.trap ? 503u
+    uint32_t status = report_.trap             ? 503u
                       : stream_.localResponse_ ? stream_.localResponse_->status
                                                : options_.responseStatus;
     report_.statuses.push_back(status);
@@ -131,7 +142,8 @@ class RequestDriver {
   // Runs a callback; answers callouts; decides whether the stream goes on.
   // `trailersFollow`: a body callback's stop only buffers, since the trailers end the body (Envoy).
   template <typename F>
-  Outcome step(const char* name, abi::StreamType direction, F&& callback, bool trailersFollow = false) {
+  Outcome step(const char* name, abi::StreamType direction, F&& callback,
+               bool trailersFollow = false) {
     stream_.resumed_[static_cast<size_t>(direction)] = false;
     bool hadLocalResponse = stream_.localResponse_.has_value();
     auto result = callback();
@@ -150,15 +162,18 @@ class RequestDriver {
   }
 
   static bool isStop(abi::HeadersStatus s) {
-    return s == abi::HeadersStatus::kStopAllAndBuffer || s == abi::HeadersStatus::kStopAllAndWatermark;
+    return s == abi::HeadersStatus::kStopAllAndBuffer ||
+           s == abi::HeadersStatus::kStopAllAndWatermark;
   }
   static bool isStop(abi::DataStatus s) { return s != abi::DataStatus::kContinue; }
   static bool isStop(abi::FilterStatus s) { return s == abi::FilterStatus::kStop; }
 
   bool requestPath() {
     abi::StreamData& d = stream_.data_;
-    d.requestHeaders = {{":method", options_.method}, {":path", options_.path},
-                        {":authority", options_.authority}, {":scheme", options_.scheme}};
+    d.requestHeaders = {{":method", options_.method},
+                        {":path", options_.path},
+                        {":authority", options_.authority},
+                        {":scheme", options_.scheme}};
     for (const auto& [k, v] : options_.requestHeaders) abi::addHeader(d.requestHeaders, k, v);
     bool hasBody = options_.requestBody.has_value();
     bool hasTrailers = !options_.requestTrailers.empty();
@@ -171,9 +186,13 @@ class RequestDriver {
     }
     if (hasBody) {
       d.requestBody = *options_.requestBody;
-      if (step("on_request_body", req, [&] {
-            return vm_.onRequestBody(context_, static_cast<uint32_t>(d.requestBody.size()), !hasTrailers);
-          }, hasTrailers) == Outcome::kStop) {
+      if (step(
+              "on_request_body", req,
+              [&] {
+                return vm_.onRequestBody(context_, static_cast<uint32_t>(d.requestBody.size()),
+                                         !hasTrailers);
+              },
+              hasTrailers) == Outcome::kStop) {
         return false;
       }
     }
@@ -193,9 +212,11 @@ class RequestDriver {
     const abi::LocalResponse* lr = local ? &*stream_.localResponse_ : nullptr;
     uint32_t status = lr ? lr->status : options_.responseStatus;
     d.responseHeaders = {{":status", std::to_string(status)}};
-    for (const auto& [k, v] : lr ? lr->headers : options_.responseHeaders) abi::addHeader(d.responseHeaders, k, v);
+    for (const auto& [k, v] : lr ? lr->headers : options_.responseHeaders)
+      abi::addHeader(d.responseHeaders, k, v);
     std::optional<std::string> body = lr ? std::optional(lr->body) : options_.responseBody;
-    if (body && lr) abi::replaceHeader(d.responseHeaders, "content-length", std::to_string(body->size()));
+    if (body && lr)
+      abi::replaceHeader(d.responseHeaders, "content-length", std::to_string(body->size()));
     if (lr && body && body->empty()) body.reset();
     d.responseTrailers = lr ? Headers{} : options_.responseTrailers;
     d.responseHeadersReceived = true;
@@ -211,14 +232,17 @@ class RequestDriver {
     }
     if (hasBody) {
       d.responseBody = *body;
-      if (!proceed(step("on_response_body", resp, [&] {
-            return vm_.onResponseBody(context_, static_cast<uint32_t>(d.responseBody.size()), !hasTrailers);
-          }, hasTrailers))) {
+      if (!proceed(step(
+              "on_response_body", resp,
+              [&] {
+                return vm_.onResponseBody(context_, static_cast<uint32_t>(d.responseBody.size()),
+                                          !hasTrailers);
+              },
+              hasTrailers))) {
         return false;
       }
     }
-    if (hasTrailers &&
-        !proceed(step("on_response_trailers", resp, [&] {
+    if (hasTrailers && !proceed(step("on_response_trailers", resp, [&] {
           return vm_.onResponseTrailers(context_, static_cast<uint32_t>(d.responseTrailers.size()));
         }))) {
       return false;

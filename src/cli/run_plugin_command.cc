@@ -32,7 +32,9 @@ std::optional<std::string> readFile(const std::string& path) {
 Result<std::string> textOrFile(const std::string& value, const char* flag) {
   if (value.empty() || value[0] != '@') return value;
   auto contents = readFile(value.substr(1));
-  if (!contents) return errorStatus(StatusCode::kNotFound, std::string(flag) + ": cannot read " + value.substr(1));
+  if (!contents)
+    return errorStatus(StatusCode::kNotFound,
+                       std::string(flag) + ": cannot read " + value.substr(1));
   return *contents;
 }
 
@@ -41,7 +43,8 @@ Result<abi::Headers> parseHeaderFlags(const std::vector<std::string>& values, co
   for (const auto& v : values) {
     size_t colon = v.find(':', v.empty() || v[0] != ':' ? 0 : 1);
     if (colon == std::string::npos || colon == 0) {
-      return errorStatus(StatusCode::kBadArgument, std::string(flag) + " '" + v + "': expected 'name: value'");
+      return errorStatus(StatusCode::kBadArgument,
+                         std::string(flag) + " '" + v + "': expected 'name: value'");
     }
     size_t start = v.find_first_not_of(" \t", colon + 1);
     abi::addHeader(out, v.substr(0, colon), start == std::string::npos ? "" : v.substr(start));
@@ -64,7 +67,8 @@ Result<abi::HttpCallResponse> parseCallResponse(const std::string& text) {
   response.headers.emplace_back(":status", std::to_string(status));
   for (const char* field : {"headers", "trailers"}) {
     if (!doc.contains(field)) continue;
-    if (!doc[field].is_array()) return bad(std::string(field) + " must be an array of [name, value]");
+    if (!doc[field].is_array())
+      return bad(std::string(field) + " must be an array of [name, value]");
     for (const auto& pair : doc[field]) {
       if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
         return bad(std::string(field) + " must be an array of [name, value]");
@@ -82,7 +86,8 @@ Result<abi::HttpCallResponse> parseCallResponse(const std::string& text) {
 
 std::optional<abi::LogLevel> parseLogLevel(const std::string& name) {
   for (uint32_t i = 0; i <= static_cast<uint32_t>(abi::LogLevel::kOff); ++i) {
-    if (abi::logLevelName(static_cast<abi::LogLevel>(i)) == name) return static_cast<abi::LogLevel>(i);
+    if (abi::logLevelName(static_cast<abi::LogLevel>(i)) == name)
+      return static_cast<abi::LogLevel>(i);
   }
   return std::nullopt;
 }
@@ -97,7 +102,8 @@ Result<RunnerOptions> buildOptions(const RawFlags& f, RunnerOptions options) {
   if (options.spec.name.empty()) options.spec.name = options.spec.rootId;
   for (const auto& kv : f.env) {
     size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return errorStatus(StatusCode::kBadArgument, "--env '" + kv + "': expected K=V");
+    if (eq == std::string::npos || eq == 0)
+      return errorStatus(StatusCode::kBadArgument, "--env '" + kv + "': expected K=V");
     options.spec.environment.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   auto headers = parseHeaderFlags(f.headers, "-H");
@@ -127,7 +133,8 @@ Result<RunnerOptions> buildOptions(const RawFlags& f, RunnerOptions options) {
     options.httpCallResponse = *response;
   }
   auto level = parseLogLevel(f.logLevel);
-  if (!level) return errorStatus(StatusCode::kBadArgument, "--log-level '" + f.logLevel + "': unknown level");
+  if (!level)
+    return errorStatus(StatusCode::kBadArgument, "--log-level '" + f.logLevel + "': unknown level");
   options.logLevel = *level;
   return options;
 }
@@ -156,7 +163,8 @@ json reportJson(const RunReport& r) {
   }
   out["statuses"] = r.statuses;
   out["logs"] = json::array();
-  for (const auto& l : r.logs) out["logs"].push_back({{"level", abi::logLevelName(l.level)}, {"message", l.message}});
+  for (const auto& l : r.logs)
+    out["logs"].push_back({{"level", abi::logLevelName(l.level)}, {"message", l.message}});
   out["metrics"] = json::object();
   for (const auto& m : r.metrics) {
     out["metrics"][m.name] = m.type == abi::MetricType::kHistogram
@@ -197,7 +205,8 @@ void printReport(std::ostream& os, const RunReport& r) {
   if (!r.last.responseBody.empty()) os << "response body: " << r.last.responseBody << "\n";
   printPairs(os, "response trailers", r.last.responseTrailers);
   for (const auto& m : r.metrics) {
-    os << "metric " << m.name << " = " << (m.type == abi::MetricType::kHistogram ? static_cast<int64_t>(m.count) : m.value)
+    os << "metric " << m.name << " = "
+       << (m.type == abi::MetricType::kHistogram ? static_cast<int64_t>(m.count) : m.value)
        << (m.type == abi::MetricType::kHistogram ? " samples" : "") << "\n";
   }
   if (r.paused) os << "stream stayed paused after " << *r.paused << "\n";
@@ -218,7 +227,8 @@ int runCommand(const RawFlags& flags, const RunnerOptions& base) {
     std::cerr << "wasmgate: error: cannot read plugin " << flags.plugin << "\n";
     return 1;
   }
-  auto report = runPlugin({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, *options);
+  auto report =
+      runPlugin({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, *options);
   if (!report.isOk()) {
     std::cerr << "wasmgate: error: " << flags.plugin << ": " << report.status().message() << "\n";
     return 1;
@@ -236,7 +246,8 @@ int runCommand(const RawFlags& flags, const RunnerOptions& base) {
 void addRunPluginCommand(CLI::App& app, int& exitCode) {
   auto flags = std::make_shared<RawFlags>();
   auto options = std::make_shared<RunnerOptions>();
-  CLI::App* cmd = app.add_subcommand("run-plugin", "Run a Proxy-Wasm plugin offline through whole request lifecycles");
+  CLI::App* cmd = app.add_subcommand(
+      "run-plugin", "Run a Proxy-Wasm plugin offline through whole request lifecycles");
   cmd->add_option("plugin", flags->plugin, "The plugin's .wasm file")->required();
   cmd->add_option("--root-id", options->spec.rootId, "Root id (WasmPlugin pluginName)");
   cmd->add_option("--vm-id", options->spec.vmId, "VM id");
@@ -248,14 +259,18 @@ void addRunPluginCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--authority", options->authority, "Request authority");
   cmd->add_option("--scheme", options->scheme, "Request scheme");
   cmd->add_option("-H,--header", flags->headers, "Request header 'name: value' (repeatable)");
-  cmd->add_option("--body", flags->body, "Request body: TEXT or @FILE")->each([f = flags.get()](const std::string&) { f->hasBody = true; });
+  cmd->add_option("--body", flags->body, "Request body: TEXT or @FILE")
+      ->each([f = flags.get()](const std::string&) { f->hasBody = true; });
   cmd->add_option("--trailer", flags->trailers, "Request trailer 'name: value' (repeatable)");
   cmd->add_option("--response-status", options->responseStatus, "Upstream response status");
-  cmd->add_option("--response-header", flags->responseHeaders, "Upstream response header (repeatable)");
+  cmd->add_option("--response-header", flags->responseHeaders,
+                  "Upstream response header (repeatable)");
   cmd->add_option("--response-body", flags->responseBody, "Upstream response body: TEXT or @FILE")
       ->each([f = flags.get()](const std::string&) { f->hasResponseBody = true; });
-  cmd->add_option("--response-trailer", flags->responseTrailers, "Upstream response trailer (repeatable)");
-  cmd->add_option("--http-call-response", flags->httpCallResponse, "Canned JSON answer to every HTTP callout");
+  cmd->add_option("--response-trailer", flags->responseTrailers,
+                  "Upstream response trailer (repeatable)");
+  cmd->add_option("--http-call-response", flags->httpCallResponse,
+                  "Canned JSON answer to every HTTP callout");
   cmd->add_option("--ticks", options->ticks, "Fire proxy_on_tick N times after configuration");
   cmd->add_option("--requests", options->requests, "Run N requests through the same VM");
   cmd->add_option("--log-level", flags->logLevel, "Level proxy_get_log_level reports");

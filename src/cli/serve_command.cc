@@ -76,9 +76,10 @@ std::string pluginDirsFingerprint(const std::vector<std::string>& dirs) {
       // preserved mtime, a symlink swap), besides size and mtime.
       struct stat st {};
       if (stat(entry.path().c_str(), &st) != 0) continue;
-      out += entry.path().string() + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-             std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec) + ";";
+      out += entry.path().string() + ":" + std::to_string(st.st_ino) + ":" +
+             std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ctim.tv_sec) + "." +
+             std::to_string(st.st_ctim.tv_nsec) + ";";
     }
   }
   return out;
@@ -100,14 +101,18 @@ class ServeRun {
     if (!started.isOk()) return fail(started);
     std::unique_ptr<admin::AdminServer> admin;
     if (config->admin.enabled) {
-      admin = std::make_unique<admin::AdminServer>(loop_, *server_, [this] { return reload("admin"); });
+      admin =
+          std::make_unique<admin::AdminServer>(loop_, *server_, [this] { return reload("admin"); });
       Status listening = admin->listen(config->admin.address);
       if (!listening.isOk()) return fail(listening);
       adminPtr = admin.get();
     }
     (void)adminPtr;
     for (const auto& l : config->listeners) {
-      logLine(LogSeverity::kInfo, "server", "listener " + l.name + (l.type == proxy::ListenerConfig::Type::kTcp ? " on tcp://" : " on http://") + l.address.toString());
+      logLine(LogSeverity::kInfo, "server",
+              "listener " + l.name +
+                  (l.type == proxy::ListenerConfig::Type::kTcp ? " on tcp://" : " on http://") +
+                  l.address.toString());
     }
     if (config->admin.enabled) {
       logLine(LogSeverity::kInfo, "server", "admin on http://" + config->admin.address.toString());
@@ -137,8 +142,12 @@ class ServeRun {
   }
 
  private:
-  static void onStop(evutil_socket_t, short, void* self) { static_cast<ServeRun*>(self)->loop_.stop(); }
-  static void onHangup(evutil_socket_t, short, void* self) { (void)static_cast<ServeRun*>(self)->reload("SIGHUP"); }
+  static void onStop(evutil_socket_t, short, void* self) {
+    static_cast<ServeRun*>(self)->loop_.stop();
+  }
+  static void onHangup(evutil_socket_t, short, void* self) {
+    (void)static_cast<ServeRun*>(self)->reload("SIGHUP");
+  }
 
   // Re-reads the configuration and swaps the plugin set; the running set stays on any error.
   Status reload(const std::string& why) {
@@ -147,7 +156,8 @@ class ServeRun {
     if (result.isOk()) {
       logLine(LogSeverity::kInfo, "server", "reloaded (" + why + ")");
     } else {
-      logLine(LogSeverity::kError, "server", "reload (" + why + ") refused, the running plugins stay: " + result.message());
+      logLine(LogSeverity::kError, "server",
+              "reload (" + why + ") refused, the running plugins stay: " + result.message());
     }
     return result;
   }
@@ -187,19 +197,30 @@ int validate(const std::string& path) {
       struct QuietHost : abi::PluginHost {
         abi::MetricStore store;
         void log(abi::LogLevel level, std::string_view message) override {
-          if (level >= abi::LogLevel::kWarn) logLine(static_cast<LogSeverity>(level), "validate", message);
+          if (level >= abi::LogLevel::kWarn)
+            logLine(static_cast<LogSeverity>(level), "validate", message);
         }
         abi::LogLevel logLevel() const override { return abi::LogLevel::kWarn; }
         abi::MetricStore& metrics() override { return store; }
         void setTickPeriod(std::chrono::milliseconds) override {}
-        abi::WasmResult httpCall(uint32_t, const abi::HttpCallRequest&) override { return abi::WasmResult::kOk; }
-        abi::WasmResult grpcCall(uint32_t, const abi::GrpcCallRequest&) override { return abi::WasmResult::kOk; }
-        abi::WasmResult grpcStream(uint32_t, const abi::GrpcCallRequest&) override { return abi::WasmResult::kOk; }
-        abi::WasmResult grpcSend(uint32_t, std::string_view, bool) override { return abi::WasmResult::kOk; }
+        abi::WasmResult httpCall(uint32_t, const abi::HttpCallRequest&) override {
+          return abi::WasmResult::kOk;
+        }
+        abi::WasmResult grpcCall(uint32_t, const abi::GrpcCallRequest&) override {
+          return abi::WasmResult::kOk;
+        }
+        abi::WasmResult grpcStream(uint32_t, const abi::GrpcCallRequest&) override {
+          return abi::WasmResult::kOk;
+        }
+        abi::WasmResult grpcSend(uint32_t, std::string_view, bool) override {
+          return abi::WasmResult::kOk;
+        }
         abi::WasmResult grpcClose(uint32_t) override { return abi::WasmResult::kOk; }
         abi::WasmResult grpcCancel(uint32_t) override { return abi::WasmResult::kOk; }
         void postQueueReady(uint32_t) override {}
-        std::optional<std::string> property(std::span<const std::string_view>) override { return std::nullopt; }
+        std::optional<std::string> property(std::span<const std::string_view>) override {
+          return std::nullopt;
+        }
       } host;
       abi::PluginSpec spec;
       spec.name = p.name;
@@ -211,13 +232,14 @@ int validate(const std::string& path) {
       status = vm.isOk() ? (*vm)->start() : vm.status();
     }
     if (!status.isOk()) {
-      std::cerr << "wasmgate: error: " << (p.source.empty() ? "" : p.source + ": ") << "plugin " << p.name << ": "
-                << status.message() << "\n";
+      std::cerr << "wasmgate: error: " << (p.source.empty() ? "" : p.source + ": ") << "plugin "
+                << p.name << ": " << status.message() << "\n";
       return 1;
     }
   }
-  std::cout << (path.empty() ? std::string("<built-in>") : path) << ": ok (" << config->listeners.size()
-            << " listeners, " << config->clusters.size() << " clusters, " << config->plugins.size() << " plugins)\n";
+  std::cout << (path.empty() ? std::string("<built-in>") : path) << ": ok ("
+            << config->listeners.size() << " listeners, " << config->clusters.size()
+            << " clusters, " << config->plugins.size() << " plugins)\n";
   return 0;
 }
 
@@ -235,9 +257,11 @@ bool applyLogLevel(const std::string& level) {
 
 void addServeCommands(CLI::App& app, int& exitCode) {
   auto flags = std::make_shared<ServeFlags>();
-  CLI::App* serve = app.add_subcommand("serve", "Run the proxy (without -c: a built-in example on 127.0.0.1:8080)");
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the proxy (without -c: a built-in example on 127.0.0.1:8080)");
   serve->add_option("-c,--config", flags->configPath, "Bootstrap YAML file");
-  serve->add_option("--log-level", flags->logLevel, "trace, debug, info, warn, error, critical or off");
+  serve->add_option("--log-level", flags->logLevel,
+                    "trace, debug, info, warn, error, critical or off");
   serve->callback([flags, &exitCode] {
     if (!applyLogLevel(flags->logLevel)) {
       exitCode = 1;
@@ -249,7 +273,8 @@ void addServeCommands(CLI::App& app, int& exitCode) {
   });
 
   auto validatePath = std::make_shared<std::string>();
-  CLI::App* check = app.add_subcommand("validate", "Check a bootstrap and its plugins without serving");
+  CLI::App* check =
+      app.add_subcommand("validate", "Check a bootstrap and its plugins without serving");
   check->add_option("-c,--config", *validatePath, "Bootstrap YAML file")->required();
   check->callback([validatePath, &exitCode] { exitCode = validate(*validatePath); });
 }

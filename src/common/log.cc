@@ -10,13 +10,18 @@
 namespace wasmgate {
 namespace {
 
-constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+constexpr std::string_view kNames[] = {"trace", "debug",    "info", "warn",
+                                       "error", "critical", "off"};
 std::atomic<LogSeverity> threshold{LogSeverity::kInfo};
 
 }  // namespace
 
-void setLogThreshold(LogSeverity t) { threshold.store(t); }
-LogSeverity logThreshold() { return threshold.load(); }
+void setLogThreshold(LogSeverity t) {
+  threshold.store(t);
+}
+LogSeverity logThreshold() {
+  return threshold.load();
+}
 
 bool parseLogSeverity(std::string_view name, LogSeverity& out) {
   for (size_t i = 0; i < std::size(kNames); ++i) {
@@ -32,7 +37,8 @@ void logLine(LogSeverity severity, std::string_view source, std::string_view mes
   if (severity < threshold.load(std::memory_order_relaxed) || severity == LogSeverity::kOff) return;
   auto now = std::chrono::system_clock::now();
   std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char stamp[32];

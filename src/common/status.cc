@@ -4,17 +4,28 @@ namespace wasmgate {
 
 std::string_view statusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kBadArgument: return "bad_argument";
-    case StatusCode::kInvalidMemoryAccess: return "invalid_memory_access";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kTrap: return "trap";
-    case StatusCode::kDeadlineExceeded: return "deadline_exceeded";
-    case StatusCode::kMemoryCapExceeded: return "memory_cap_exceeded";
-    case StatusCode::kLinkError: return "link_error";
-    case StatusCode::kProtocolError: return "protocol_error";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kBadArgument:
+      return "bad_argument";
+    case StatusCode::kInvalidMemoryAccess:
+      return "invalid_memory_access";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kTrap:
+      return "trap";
+    case StatusCode::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case StatusCode::kMemoryCapExceeded:
+      return "memory_cap_exceeded";
+    case StatusCode::kLinkError:
+      return "link_error";
+    case StatusCode::kProtocolError:
+      return "protocol_error";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }

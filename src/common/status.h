@@ -51,7 +51,7 @@ inline Status errorStatus(StatusCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : storage_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : storage_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : storage_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool isOk() const { return std::holds_alternative<T>(storage_); }
@@ -74,8 +74,8 @@ class [[nodiscard]] Result {
 
 }  // namespace wasmgate
 
-#define WASMGATE_RETURN_IF_ERROR(expr)           \
-  do {                                           \
-    ::wasmgate::Status status_macro_ = (expr);   \
+#define WASMGATE_RETURN_IF_ERROR(expr)               \
+  do {                                               \
+    ::wasmgate::Status status_macro_ = (expr);       \
     if (!status_macro_.isOk()) return status_macro_; \
   } while (0)

@@ -7,7 +7,9 @@
 
 namespace wasmgate::fetch {
 
-std::string sha256Hex(std::span<const uint8_t> bytes) { return wasmgate::sha256Hex(bytes); }
+std::string sha256Hex(std::span<const uint8_t> bytes) {
+  return wasmgate::sha256Hex(bytes);
+}
 
 std::string sha256Hex(std::string_view bytes) {
   return sha256Hex(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));

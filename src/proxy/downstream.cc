@@ -33,8 +33,8 @@ std::string hostOf(const std::string& address) {
 }  // namespace
 
 DownstreamConnection::DownstreamConnection(Worker& worker, const ListenerConfig& listener,
-                                           ListenerStats& stats, evutil_socket_t fd, std::string peer,
-                                           std::string local, uint64_t id)
+                                           ListenerStats& stats, evutil_socket_t fd,
+                                           std::string peer, std::string local, uint64_t id)
     : worker_(worker),
       listener_(listener),
       stats_(stats),
@@ -67,7 +67,9 @@ DownstreamConnection::~DownstreamConnection() {
   --stats_.activeCx;
 }
 
-void DownstreamConnection::onRead(bufferevent*, void* self) { static_cast<DownstreamConnection*>(self)->process(); }
+void DownstreamConnection::onRead(bufferevent*, void* self) {
+  static_cast<DownstreamConnection*>(self)->process();
+}
 
 void DownstreamConnection::onWrite(bufferevent*, void* self) {
   auto* c = static_cast<DownstreamConnection*>(self);
@@ -107,7 +109,8 @@ abi::Headers DownstreamConnection::requestHeaders(const http1::RequestHead& head
   std::string_view target = head.target;
   // Absolute form (RFC 9112 3.2.2): the target's authority replaces Host.
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() < scheme.size() || abi::lowercase(target.substr(0, scheme.size())) != scheme) continue;
+    if (target.size() < scheme.size() || abi::lowercase(target.substr(0, scheme.size())) != scheme)
+      continue;
     std::string_view rest = target.substr(scheme.size());
     size_t slash = rest.find_first_of("/?");
     authority = std::string(rest.substr(0, slash));
@@ -144,7 +147,8 @@ bool DownstreamConnection::readHead() {
   size_t available = evbuffer_get_length(in);
   if (available == 0) return false;
   size_t window = std::min(available, kMaxHeaderBytes + 1);
-  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(window))), window);
+  std::string_view bytes(
+      reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(window))), window);
   http1::RequestHead head;
   http1::ParseResult parsed = http1::parseRequestHead(bytes, head);
   if (parsed.isIncomplete()) {
@@ -199,7 +203,8 @@ bool DownstreamConnection::readBody() {
   }
   std::string data(step.data);
   abi::Headers trailers;
-  if (step.status == http1::ChunkedStatus::kDone) trailers = toAbiHeaders(chunked_.trailers(), "", "");
+  if (step.status == http1::ChunkedStatus::kDone)
+    trailers = toAbiHeaders(chunked_.trailers(), "", "");
   evbuffer_drain(in, step.consumed);
   if (step.status == http1::ChunkedStatus::kDone) {
     requestComplete_ = true;
@@ -225,9 +230,10 @@ void DownstreamConnection::rejectRequest(uint32_t status, std::string_view reaso
     worker_.loop().deferDelete(std::move(stream_));
   }
   std::string body = std::string(reasonPhrase(status)) + ": " + std::string(reason) + "\n";
-  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
-                         "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
-                         "\r\nconnection: close\r\n\r\n" + body;
+  std::string response =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
+      "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+      "\r\nconnection: close\r\n\r\n" + body;
   bufferevent_write(bev_, response.data(), response.size());
   flushOrWait(bev_);
   worker_.log(abi::LogLevel::kDebug, "rejected request from " + peer_ + ": " + std::string(reason));
@@ -238,7 +244,8 @@ void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool
   if (state_ == State::kClosing || state_ == State::kClosed) return;
   abi::Headers out = headers;
   const std::string* statusText = abi::findHeader(out, ":status");
-  uint32_t status = statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
+  uint32_t status =
+      statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
   bool noBody = headRequest_ || status == 204 || status == 304 || status < 200;
   if (noBody) {
     responseFraming_ = headRequest_ ? ResponseFraming::kContentLength : ResponseFraming::kNone;
@@ -295,7 +302,8 @@ void DownstreamConnection::sendContinue() {
 }
 
 void DownstreamConnection::resetStream(std::string_view details) {
-  worker_.log(abi::LogLevel::kDebug, "connection " + std::to_string(id_) + " reset: " + std::string(details));
+  worker_.log(abi::LogLevel::kDebug,
+              "connection " + std::to_string(id_) + " reset: " + std::string(details));
   if (stream_) worker_.loop().deferDelete(std::move(stream_));
   close();
 }

@@ -12,7 +12,8 @@ event_base* newBase() {
 }
 
 timeval toTimeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
 }  // namespace
@@ -28,9 +29,13 @@ EventLoop::~EventLoop() {
   event_base_free(base_);
 }
 
-void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }
+void EventLoop::run() {
+  event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+}
 
-void EventLoop::stop() { event_base_loopbreak(base_); }
+void EventLoop::stop() {
+  event_base_loopbreak(base_);
+}
 
 void EventLoop::post(std::function<void()> task) {
   {
@@ -63,17 +68,25 @@ void EventLoop::onWake(evutil_socket_t, short, void* self) {
 Timer::Timer(EventLoop& loop, std::function<void()> onFire)
     : event_(evtimer_new(loop.base(), &Timer::onTimer, this)), onFire_(std::move(onFire)) {}
 
-Timer::~Timer() { event_free(event_); }
+Timer::~Timer() {
+  event_free(event_);
+}
 
 void Timer::arm(std::chrono::milliseconds after) {
   timeval tv = toTimeval(after);
   evtimer_add(event_, &tv);
 }
 
-void Timer::cancel() { evtimer_del(event_); }
+void Timer::cancel() {
+  evtimer_del(event_);
+}
 
-bool Timer::armed() const { return evtimer_pending(event_, nullptr) != 0; }
+bool Timer::armed() const {
+  return evtimer_pending(event_, nullptr) != 0;
+}
 
-void Timer::onTimer(evutil_socket_t, short, void* self) { static_cast<Timer*>(self)->onFire_(); }
+void Timer::onTimer(evutil_socket_t, short, void* self) {
+  static_cast<Timer*>(self)->onFire_();
+}
 
 }  // namespace wasmgate::proxy

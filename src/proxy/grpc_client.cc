@@ -17,8 +17,8 @@ constexpr size_t kMaxGrpcMessageBytes = 4 * 1024 * 1024;
 
 nghttp2_nv header(const std::string& name, const std::string& value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE};
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 void appendFramed(std::string& out, std::string_view message) {
@@ -33,7 +33,8 @@ std::string percentDecode(std::string_view in) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '%' && i + 2 < in.size()) {
-      out.push_back(static_cast<char>(std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16)));
+      out.push_back(
+          static_cast<char>(std::strtol(std::string(in.substr(i + 1, 2)).c_str(), nullptr, 16)));
       i += 2;
     } else {
       out.push_back(in[i]);
@@ -50,17 +51,18 @@ struct GrpcClient::Call {
   bool stream;
   abi::GrpcCallRequest request;
   int32_t streamId = -1;
-  std::string outgoing;          // framed bytes not yet handed to nghttp2
-  bool localEnd = false;         // END_STREAM queued
-  bool deferred = false;         // nghttp2 waits for more data
-  std::string incoming;          // received bytes not yet split into messages
-  abi::Headers headers;          // response headers, then trailers
+  std::string outgoing;   // framed bytes not yet handed to nghttp2
+  bool localEnd = false;  // END_STREAM queued
+  bool deferred = false;  // nghttp2 waits for more data
+  std::string incoming;   // received bytes not yet split into messages
+  abi::Headers headers;   // response headers, then trailers
   bool headersDone = false;
   bool finished = false;
   std::unique_ptr<Timer> timeout;
 };
 
-GrpcClient::GrpcClient(EventLoop& loop, const ClusterConfig& cluster) : loop_(loop), cluster_(cluster) {}
+GrpcClient::GrpcClient(EventLoop& loop, const ClusterConfig& cluster)
+    : loop_(loop), cluster_(cluster) {}
 
 GrpcClient::~GrpcClient() {
   if (session_) nghttp2_session_del(session_);
@@ -72,7 +74,8 @@ void GrpcClient::connect() {
   bev_ = bufferevent_socket_new(loop_.base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(bev_, &GrpcClient::onRead, nullptr, &GrpcClient::onEvent, this);
   const SocketAddress& endpoint = cluster_.endpoints[nextEndpoint_++ % cluster_.endpoints.size()];
-  std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : endpoint.toString();
+  std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port)
+                                                    : endpoint.toString();
   sockaddr_storage addr{};
   int len = sizeof(addr);
   timeval connectTimeout{static_cast<time_t>(cluster_.connectTimeout.count() / 1000),
@@ -95,7 +98,8 @@ void GrpcClient::connect() {
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
 }
 
-void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool stream, GrpcCallbacks& owner) {
+void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool stream,
+                       GrpcCallbacks& owner) {
   auto call = std::make_unique<Call>();
   call->token = token;
   call->callbacks = &owner;
@@ -130,10 +134,14 @@ void GrpcClient::start(uint32_t token, const abi::GrpcCallRequest& request, bool
 void GrpcClient::submit(Call& call) {
   const abi::GrpcCallRequest& r = call.request;
   std::string path = "/" + r.service + "/" + r.method;
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {":method", "POST"}, {":scheme", "http"}, {":path", path}, {":authority", cluster_.name},
-      {"content-type", "application/grpc"}, {"te", "trailers"}};
-  if (r.timeout.count() > 0) fields.emplace_back("grpc-timeout", std::to_string(r.timeout.count()) + "m");
+  std::vector<std::pair<std::string, std::string>> fields = {{":method", "POST"},
+                                                             {":scheme", "http"},
+                                                             {":path", path},
+                                                             {":authority", cluster_.name},
+                                                             {"content-type", "application/grpc"},
+                                                             {"te", "trailers"}};
+  if (r.timeout.count() > 0)
+    fields.emplace_back("grpc-timeout", std::to_string(r.timeout.count()) + "m");
   for (const auto& [k, v] : r.initialMetadata) {
     if (!k.empty() && k[0] != ':') fields.emplace_back(abi::lowercase(k), v);
   }
@@ -142,7 +150,8 @@ void GrpcClient::submit(Call& call) {
   nghttp2_data_provider provider{};
   provider.source.ptr = &call;
   provider.read_callback = &GrpcClient::readData;
-  call.streamId = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, &call);
+  call.streamId =
+      nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, &call);
   if (call.streamId < 0) {
     std::string why = nghttp2_strerror(call.streamId);
     loop_.defer([this, owner = call.callbacks, token = call.token, why] {
@@ -152,8 +161,8 @@ void GrpcClient::submit(Call& call) {
   }
 }
 
-ssize_t GrpcClient::readData(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                             nghttp2_data_source* source, void*) {
+ssize_t GrpcClient::readData(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                             uint32_t* flags, nghttp2_data_source* source, void*) {
   auto* call = static_cast<Call*>(source->ptr);
   size_t n = std::min(length, call->outgoing.size());
   std::memcpy(buf, call->outgoing.data(), n);
@@ -169,7 +178,8 @@ ssize_t GrpcClient::readData(nghttp2_session*, int32_t, uint8_t* buf, size_t len
   return static_cast<ssize_t>(n);
 }
 
-bool GrpcClient::send(GrpcCallbacks& owner, uint32_t token, std::string_view message, bool endStream) {
+bool GrpcClient::send(GrpcCallbacks& owner, uint32_t token, std::string_view message,
+                      bool endStream) {
   Call* call = find(&owner, token);
   if (!call || !call->stream || call->localEnd) return false;
   appendFramed(call->outgoing, message);
@@ -199,7 +209,8 @@ bool GrpcClient::cancel(GrpcCallbacks& owner, uint32_t token) {
   auto it = calls_.find({&owner, token});
   if (it == calls_.end()) return false;
   if (session_ && it->second->streamId > 0) {
-    nghttp2_session_set_stream_user_data(session_, it->second->streamId, nullptr);  // no late events
+    nghttp2_session_set_stream_user_data(session_, it->second->streamId,
+                                         nullptr);  // no late events
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, it->second->streamId, NGHTTP2_CANCEL);
   }
   calls_.erase(it);
@@ -222,13 +233,15 @@ void GrpcClient::onEvent(bufferevent*, short what, void* self) {
     client->onConnected();
     return;
   }
-  client->fail(what & BEV_EVENT_TIMEOUT ? "connect timeout" : "connection to " + client->cluster_.name + " lost");
+  client->fail(what & BEV_EVENT_TIMEOUT ? "connect timeout"
+                                        : "connection to " + client->cluster_.name + " lost");
 }
 
 void GrpcClient::onConnected() {
   connected_ = true;
   int one = 1;
-  setsockopt(bufferevent_getfd(bev_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // no Nagle wait
+  setsockopt(bufferevent_getfd(bev_), IPPROTO_TCP, TCP_NODELAY, &one,
+             sizeof(one));  // no Nagle wait
   bufferevent_set_timeouts(bev_, nullptr, nullptr);
   for (auto& [key, call] : calls_) {
     if (call->streamId < 0 && !call->finished) submit(*call);
@@ -264,7 +277,8 @@ void GrpcClient::flush() {
 // Every call still open ends with UNAVAILABLE; the next call reconnects.
 void GrpcClient::fail(const std::string& why) {
   for (auto& [key, call] : calls_) {
-    if (!call->finished) events_.push_back({call->callbacks, key.second, Event::kClose, {}, why, kGrpcUnavailable});
+    if (!call->finished)
+      events_.push_back({call->callbacks, key.second, Event::kClose, {}, why, kGrpcUnavailable});
   }
   calls_.clear();
   if (session_) nghttp2_session_del(session_);
@@ -283,11 +297,13 @@ GrpcClient::Call* GrpcClient::find(const GrpcCallbacks* owner, uint32_t token) {
 }
 
 GrpcClient::Call* GrpcClient::byStream(int32_t streamId) {
-  return session_ ? static_cast<Call*>(nghttp2_session_get_stream_user_data(session_, streamId)) : nullptr;
+  return session_ ? static_cast<Call*>(nghttp2_session_get_stream_user_data(session_, streamId))
+                  : nullptr;
 }
 
-int GrpcClient::onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t nameLen,
-                         const uint8_t* value, size_t valueLen, uint8_t, void* self) {
+int GrpcClient::onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                         size_t nameLen, const uint8_t* value, size_t valueLen, uint8_t,
+                         void* self) {
   auto* client = static_cast<GrpcClient*>(self);
   Call* call = client->byStream(frame->hd.stream_id);
   if (!call) return 0;
@@ -315,34 +331,41 @@ int GrpcClient::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* 
   }
   if (!call->headersDone && !end) {
     call->headersDone = true;
-    client->events_.push_back({call->callbacks, call->token, Event::kInitial, std::move(metadata), {}, 0});
+    client->events_.push_back(
+        {call->callbacks, call->token, Event::kInitial, std::move(metadata), {}, 0});
     return 0;
   }
   // Trailers (or a trailers-only response): the status of the call.
   call->headersDone = true;
   const std::string* status = abi::findHeader(metadata, "grpc-status");
   const std::string* message = abi::findHeader(metadata, "grpc-message");
-  uint32_t code = status ? static_cast<uint32_t>(std::strtoul(status->c_str(), nullptr, 10)) : kGrpcUnknown;
+  uint32_t code =
+      status ? static_cast<uint32_t>(std::strtoul(status->c_str(), nullptr, 10)) : kGrpcUnknown;
   std::string text = message ? percentDecode(*message) : std::string();
-  client->events_.push_back({call->callbacks, call->token, Event::kTrailing, std::move(metadata), {}, 0});
+  client->events_.push_back(
+      {call->callbacks, call->token, Event::kTrailing, std::move(metadata), {}, 0});
   client->finishCall(call, code, std::move(text));
   return 0;
 }
 
-int GrpcClient::onDataChunk(nghttp2_session*, uint8_t, int32_t streamId, const uint8_t* data, size_t len, void* self) {
+int GrpcClient::onDataChunk(nghttp2_session*, uint8_t, int32_t streamId, const uint8_t* data,
+                            size_t len, void* self) {
   auto* client = static_cast<GrpcClient*>(self);
   Call* call = client->byStream(streamId);
   if (!call || call->finished) return 0;
   call->incoming.append(reinterpret_cast<const char*>(data), len);
   while (call->incoming.size() >= 5) {
     auto* p = reinterpret_cast<const uint8_t*>(call->incoming.data());
-    uint32_t length = (uint32_t{p[1]} << 24) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 8) | p[4];
+    uint32_t length =
+        (uint32_t{p[1]} << 24) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 8) | p[4];
     if (p[0] != 0 || length > kMaxGrpcMessageBytes) {
-      client->finishCall(call, kGrpcInternal, p[0] != 0 ? "compressed messages are not supported" : "message too large");
+      client->finishCall(call, kGrpcInternal,
+                         p[0] != 0 ? "compressed messages are not supported" : "message too large");
       return 0;
     }
     if (call->incoming.size() < 5 + length) break;
-    client->events_.push_back({call->callbacks, call->token, Event::kMessage, {}, call->incoming.substr(5, length), 0});
+    client->events_.push_back(
+        {call->callbacks, call->token, Event::kMessage, {}, call->incoming.substr(5, length), 0});
     call->incoming.erase(0, 5 + length);
   }
   return 0;
@@ -382,11 +405,21 @@ void GrpcClient::dispatch() {
     Event e = std::move(events_.front());
     events_.pop_front();
     switch (e.kind) {
-      case Event::kInitial: e.callbacks->onGrpcInitialMetadata(e.token, e.metadata); break;
-      case Event::kMessage: e.callbacks->onGrpcMessage(e.token, e.payload); break;
-      case Event::kTrailing: e.callbacks->onGrpcTrailingMetadata(e.token, e.metadata); break;
-      case Event::kClose: e.callbacks->onGrpcClose(e.token, e.status, e.payload); break;
-      case Event::kDone: e.callbacks->onGrpcCallDone(e.token); break;
+      case Event::kInitial:
+        e.callbacks->onGrpcInitialMetadata(e.token, e.metadata);
+        break;
+      case Event::kMessage:
+        e.callbacks->onGrpcMessage(e.token, e.payload);
+        break;
+      case Event::kTrailing:
+        e.callbacks->onGrpcTrailingMetadata(e.token, e.metadata);
+        break;
+      case Event::kClose:
+        e.callbacks->onGrpcClose(e.token, e.status, e.payload);
+        break;
+      case Event::kDone:
+        e.callbacks->onGrpcCallDone(e.token);
+        break;
     }
     flush();
   }

@@ -48,7 +48,8 @@ class GrpcClient {
   // Starts a unary call (`stream` false: the message is sent and the request half-closed) or a
   // stream. Failures to connect arrive later as onGrpcClose(UNAVAILABLE).
   // Calls are known by their owner and its token: every plugin VM numbers its own tokens.
-  void start(uint32_t token, const abi::GrpcCallRequest& request, bool stream, GrpcCallbacks& owner);
+  void start(uint32_t token, const abi::GrpcCallRequest& request, bool stream,
+             GrpcCallbacks& owner);
   bool send(GrpcCallbacks& owner, uint32_t token, std::string_view message, bool endStream);
   bool close(GrpcCallbacks& owner, uint32_t token);   // half-close a stream; cancels a unary call
   bool cancel(GrpcCallbacks& owner, uint32_t token);  // reset; no further events
@@ -77,13 +78,13 @@ class GrpcClient {
 
   static void onRead(bufferevent*, void* self);
   static void onEvent(bufferevent*, short what, void* self);
-  static ssize_t readData(nghttp2_session*, int32_t streamId, uint8_t* buf, size_t length, uint32_t* flags,
-                          nghttp2_data_source*, void* self);
+  static ssize_t readData(nghttp2_session*, int32_t streamId, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source*, void* self);
   static int onHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t* name, size_t nameLen,
                       const uint8_t* value, size_t valueLen, uint8_t flags, void* self);
   static int onFrameRecv(nghttp2_session*, const nghttp2_frame*, void* self);
-  static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t streamId, const uint8_t* data, size_t len,
-                         void* self);
+  static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t streamId, const uint8_t* data,
+                         size_t len, void* self);
   static int onStreamClose(nghttp2_session*, int32_t streamId, uint32_t errorCode, void* self);
 
   EventLoop& loop_;

@@ -10,10 +10,15 @@ namespace wasmgate::proxy {
 namespace {
 
 bool isStop(abi::HeadersStatus s) {
-  return s == abi::HeadersStatus::kStopAllAndBuffer || s == abi::HeadersStatus::kStopAllAndWatermark;
+  return s == abi::HeadersStatus::kStopAllAndBuffer ||
+         s == abi::HeadersStatus::kStopAllAndWatermark;
 }
-bool isStop(abi::DataStatus s) { return s != abi::DataStatus::kContinue; }
-bool isStop(abi::FilterStatus s) { return s == abi::FilterStatus::kStop; }
+bool isStop(abi::DataStatus s) {
+  return s != abi::DataStatus::kContinue;
+}
+bool isStop(abi::FilterStatus s) {
+  return s == abi::FilterStatus::kStop;
+}
 
 std::string encodeInt(int64_t v) {
   std::string out(8, '\0');
@@ -21,7 +26,9 @@ std::string encodeInt(int64_t v) {
   return out;
 }
 
-std::string hostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
+std::string hostOf(const std::string& address) {
+  return address.substr(0, address.rfind(':'));
+}
 int64_t portOf(const std::string& address) {
   size_t colon = address.rfind(':');
   return colon == std::string::npos ? 0 : std::strtoll(address.c_str() + colon + 1, nullptr, 10);
@@ -59,9 +66,8 @@ HttpStream::HttpStream(Worker& worker, const ListenerConfig& listener, Downstrea
     : worker_(worker), listener_(listener), sink_(sink), chain_(std::move(chain)) {
   for (size_t i = 0; i < chain_->http.size(); ++i) {
     const PluginConfig& config = chain_->http[i]->plugin().config;
-    if (!config.matchPorts.empty() &&
-        std::find(config.matchPorts.begin(), config.matchPorts.end(), listener.address.port) ==
-            config.matchPorts.end()) {
+    if (!config.matchPorts.empty() && std::find(config.matchPorts.begin(), config.matchPorts.end(),
+                                                listener.address.port) == config.matchPorts.end()) {
       continue;
     }
     slots_.push_back(std::make_unique<Slot>(*this, slots_.size(), *chain_->http[i]));
@@ -105,7 +111,8 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
     slot.context = *context;
     ++stats.streams;
   } else if (slot.vmGeneration != plugin.generation()) {
-    return failed(errorStatus(StatusCode::kUnavailable, "vm rebuilt"));  // context died with the old VM
+    return failed(
+        errorStatus(StatusCode::kUnavailable, "vm rebuilt"));  // context died with the old VM
   }
   std::optional<abi::StreamData> before;
   if (config.logOnly) before = data_;
@@ -113,8 +120,9 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
   resumeRequested_.reset();
   auto started = std::chrono::steady_clock::now();
   auto result = callback(*vm, slot.context);
-  stats.callbackNanos += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
+  stats.callbackNanos += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   std::chrono::steady_clock::now() - started)
+                                                   .count());
   ++stats.callbacks;
   inChain_ = false;
   if (!result.isOk()) {
@@ -124,17 +132,19 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
   if (config.logOnly) {
     bool changed = before->requestHeaders != data_.requestHeaders ||
                    before->responseHeaders != data_.responseHeaders ||
-                   before->requestBody != data_.requestBody || before->responseBody != data_.responseBody ||
+                   before->requestBody != data_.requestBody ||
+                   before->responseBody != data_.responseBody ||
                    before->requestTrailers != data_.requestTrailers ||
                    before->responseTrailers != data_.responseTrailers;
     bool wouldStop = isStop(*result);
     if (changed || wouldStop || pendingLocal_) {
       ++stats.logOnlyActions;
-      plugin.log(abi::LogLevel::kInfo,
-                 std::string("log-only: would have ") +
-                     (pendingLocal_ ? "sent a local response " + std::to_string(pendingLocal_->status)
-                      : wouldStop   ? "paused the stream"
-                                    : "changed headers or body"));
+      plugin.log(
+          abi::LogLevel::kInfo,
+          std::string("log-only: would have ") +
+              (pendingLocal_ ? "sent a local response " + std::to_string(pendingLocal_->status)
+               : wouldStop   ? "paused the stream"
+                             : "changed headers or body"));
     }
     data_ = std::move(*before);
     pendingLocal_.reset();
@@ -174,7 +184,8 @@ void HttpStream::runHeaders(Dir dir, size_t from) {
     abi::Headers& headers = dir == Dir::kRequest ? data_.requestHeaders : data_.responseHeaders;
     auto count = static_cast<uint32_t>(headers.size());
     auto r = runSlot<abi::HeadersStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
-      return dir == Dir::kRequest ? vm.onRequestHeaders(ctx, count, eos) : vm.onResponseHeaders(ctx, count, eos);
+      return dir == Dir::kRequest ? vm.onRequestHeaders(ctx, count, eos)
+                                  : vm.onResponseHeaders(ctx, count, eos);
     });
     if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
     if (r && isStop(*r) && resumeRequested_ != dir) {
@@ -208,7 +219,8 @@ void HttpStream::headersDone(Dir dir) {
   if (!st.pending.empty() || (st.endSeen && !eos)) {
     std::string pending = std::move(st.pending);
     st.pending.clear();
-    if (!pending.empty() || !st.trailers) runBody(dir, 0, std::move(pending), st.endSeen && !st.trailers);
+    if (!pending.empty() || !st.trailers)
+      runBody(dir, 0, std::move(pending), st.endSeen && !st.trailers);
     if (ended()) return;
     if (st.trailers) trailersArrived(dir);
   }
@@ -218,11 +230,12 @@ void HttpStream::route() {
   const std::string* path = abi::findHeader(data_.requestHeaders, ":path");
   const std::string* authority = abi::findHeader(data_.requestHeaders, ":authority");
   std::string_view urlPath = path ? std::string_view(*path).substr(0, path->find('?')) : "/";
-  std::string host = authority ? abi::lowercase(authority->substr(0, authority->rfind(':') == std::string::npos ||
-                                                                          authority->back() == ']'
-                                                                      ? authority->size()
-                                                                      : authority->rfind(':')))
-                               : std::string();
+  std::string host =
+      authority ? abi::lowercase(authority->substr(
+                      0, authority->rfind(':') == std::string::npos || authority->back() == ']'
+                             ? authority->size()
+                             : authority->rfind(':')))
+                : std::string();
   for (const RouteConfig& r : listener_.routes) {
     if (r.authority && abi::lowercase(*r.authority) != host) continue;
     if (r.path && *r.path != urlPath) continue;
@@ -235,7 +248,8 @@ void HttpStream::route() {
     return;
   }
   if (route_->directResponse) {
-    sendLocalReply(route_->directResponse->status, route_->directResponse->body, {}, "direct_response");
+    sendLocalReply(route_->directResponse->status, route_->directResponse->body, {},
+                   "direct_response");
     return;
   }
   Cluster* cluster = worker_.cluster(route_->cluster);
@@ -297,7 +311,8 @@ void HttpStream::runBody(Dir dir, size_t from, std::string chunk, bool endOfStre
     exposed = std::move(chunk);
     auto size = static_cast<uint32_t>(exposed.size());
     auto r = runSlot<abi::DataStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
-      return dir == Dir::kRequest ? vm.onRequestBody(ctx, size, endOfStream) : vm.onResponseBody(ctx, size, endOfStream);
+      return dir == Dir::kRequest ? vm.onRequestBody(ctx, size, endOfStream)
+                                  : vm.onResponseBody(ctx, size, endOfStream);
     });
     chunk = std::move(exposed);
     exposed.clear();
@@ -327,7 +342,8 @@ void HttpStream::runTrailers(Dir dir) {
   for (size_t pos = 0; pos < slots_.size(); ++pos) {
     auto count = static_cast<uint32_t>(trailers.size());
     (void)runSlot<abi::FilterStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
-      return dir == Dir::kRequest ? vm.onRequestTrailers(ctx, count) : vm.onResponseTrailers(ctx, count);
+      return dir == Dir::kRequest ? vm.onRequestTrailers(ctx, count)
+                                  : vm.onResponseTrailers(ctx, count);
     });
     if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
   }
@@ -401,7 +417,8 @@ void HttpStream::localResponseFromPlugin(size_t slot, abi::LocalResponse respons
                  response.details.empty() ? "wasm_local_response" : response.details);
 }
 
-void HttpStream::sendLocalReply(uint32_t status, std::string body, abi::Headers headers, std::string details) {
+void HttpStream::sendLocalReply(uint32_t status, std::string body, abi::Headers headers,
+                                std::string details) {
   if (ended()) return;
   if (responseStarted_) {
     reset_ = true;
@@ -461,7 +478,8 @@ void HttpStream::onUpstreamTrailers(abi::Headers trailers) {
 void HttpStream::onUpstreamError(uint32_t status, std::string_view details) {
   if (ended() || localReplying_) return;
   if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
-  std::string body = status == 504 ? "upstream request timeout\n" : "upstream connect error or disconnect/reset before headers\n";
+  std::string body = status == 504 ? "upstream request timeout\n"
+                                   : "upstream connect error or disconnect/reset before headers\n";
   sendLocalReply(status, std::move(body), {}, std::string(details));
 }
 
@@ -486,7 +504,8 @@ void HttpStream::end() {
   complete_ = true;
   if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
   for (auto& slot : slots_) {
-    if (!slot->vm || slot->vmGeneration != slot->plugin.generation() || !slot->plugin.vm()) continue;
+    if (!slot->vm || slot->vmGeneration != slot->plugin.generation() || !slot->plugin.vm())
+      continue;
     Status ended = slot->vm->endStream(slot->context);
     if (!ended.isOk()) slot->plugin.onVmFailure(ended);
   }
@@ -508,10 +527,13 @@ std::optional<std::string> HttpStream::property(std::span<const std::string_view
   if (top == "request" && field == "protocol") return std::string("HTTP/1.1");
   if (top == "request" && field == "time") {
     auto now = std::chrono::system_clock::now() - (std::chrono::steady_clock::now() - start_);
-    return encodeInt(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+    return encodeInt(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
   }
   if (top == "request" && field == "duration") {
-    return encodeInt(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count());
+    return encodeInt(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - start_)
+                         .count());
   }
   if (top == "response" && field == "code_details") return details_;
   if (top == "upstream" && field == "address" && upstream_) return upstream_->upstreamAddress();
@@ -521,7 +543,8 @@ std::optional<std::string> HttpStream::property(std::span<const std::string_view
   if ((top == "xds" && field == "cluster_name") || top == "cluster_name") {
     if (route_ && !route_->cluster.empty()) return route_->cluster;
   }
-  if ((top == "xds" && field == "listener_direction") || top == "listener_direction") return encodeInt(0);
+  if ((top == "xds" && field == "listener_direction") || top == "listener_direction")
+    return encodeInt(0);
   (void)hostOf;
   return std::nullopt;
 }

@@ -23,7 +23,7 @@ class DownstreamSink {
   virtual void sendContinue() = 0;  // "100 Continue" for a client that expects it
   // The response cannot be completed: close the connection.
   virtual void resetStream(std::string_view details) = 0;
-  virtual bool responseBuffered() const = 0;  // the client is slower than the upstream
+  virtual bool responseBuffered() const = 0;            // the client is slower than the upstream
   virtual const std::string& peerAddress() const = 0;   // "ip:port"
   virtual const std::string& localAddress() const = 0;  // "ip:port"
   virtual uint64_t connectionId() const = 0;
@@ -43,7 +43,7 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
   void onRequestHeaders(abi::Headers headers, bool endOfStream, bool expectContinue);
   void onRequestData(std::string_view data, bool endOfStream);
   void onRequestTrailers(abi::Headers trailers);
-  void onDownstreamReset();  // the client went away: abandon everything
+  void onDownstreamReset();     // the client went away: abandon everything
   void onDownstreamWritable();  // the client drained its buffer: read the upstream again
 
   // UpstreamCallbacks

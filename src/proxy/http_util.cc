@@ -48,7 +48,8 @@ std::string serializeRequestHead(const abi::Headers& headers, bool chunked) {
 
 std::string serializeResponseHead(const abi::Headers& headers, ResponseFraming framing) {
   const std::string* statusText = abi::findHeader(headers, ":status");
-  uint32_t status = statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
+  uint32_t status =
+      statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
   if (status < 100 || status > 999) status = 502;
   std::string out;
   out.reserve(256);
@@ -67,30 +68,57 @@ std::string serializeResponseHead(const abi::Headers& headers, ResponseFraming f
 
 std::string_view reasonPhrase(uint32_t status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status < 300   ? "OK"
+             : status < 400 ? "Redirect"
+             : status < 500 ? "Client Error"
+                            : "Server Error";
   }
 }
 

@@ -21,10 +21,12 @@ struct RetiredVm : Deletable {
 // One dispatch_http_call in flight: sends the request on the cluster and buffers the answer.
 class WorkerPlugin::Callout final : public UpstreamCallbacks, public Deletable {
  public:
-  Callout(WorkerPlugin& owner, uint32_t token, Cluster& cluster, const abi::HttpCallRequest& request)
+  Callout(WorkerPlugin& owner, uint32_t token, Cluster& cluster,
+          const abi::HttpCallRequest& request)
       : owner_(owner),
         token_(token),
-        upstream_(cluster, *this, request.timeout.count() > 0 ? request.timeout : kDefaultCalloutTimeout) {
+        upstream_(cluster, *this,
+                  request.timeout.count() > 0 ? request.timeout : kDefaultCalloutTimeout) {
     abi::Headers headers = request.headers;
     bool hasBody = !request.body.empty();
     if (hasBody) abi::replaceHeader(headers, "content-length", std::to_string(request.body.size()));
@@ -104,7 +106,9 @@ Status WorkerPlugin::start() {
   return Status::ok();
 }
 
-abi::PluginVm* WorkerPlugin::vm() { return vm_ && !vm_->failed() ? vm_.get() : nullptr; }
+abi::PluginVm* WorkerPlugin::vm() {
+  return vm_ && !vm_->failed() ? vm_.get() : nullptr;
+}
 
 void WorkerPlugin::onVmFailure(const Status& failure) {
   if (!vm_) return;  // already down and counted
@@ -144,7 +148,9 @@ void WorkerPlugin::log(abi::LogLevel level, std::string_view message) {
   logLine(static_cast<LogSeverity>(level), "plugin " + plugin_->config.name, message);
 }
 
-abi::LogLevel WorkerPlugin::logLevel() const { return static_cast<abi::LogLevel>(logThreshold()); }
+abi::LogLevel WorkerPlugin::logLevel() const {
+  return static_cast<abi::LogLevel>(logThreshold());
+}
 
 void WorkerPlugin::setTickPeriod(std::chrono::milliseconds period) {
   tickPeriod_ = period;
@@ -179,14 +185,16 @@ void WorkerPlugin::calloutDone(Callout* callout) {
   std::unique_ptr<Callout> done = std::move(it->second);
   callouts_.erase(it);
   if (abi::PluginVm* vm = this->vm()) {
-    Status delivered = done->error() ? vm->onHttpCallResponse(done->token(), nullptr, *done->error())
-                                     : vm->onHttpCallResponse(done->token(), &done->response());
+    Status delivered = done->error()
+                           ? vm->onHttpCallResponse(done->token(), nullptr, *done->error())
+                           : vm->onHttpCallResponse(done->token(), &done->response());
     if (!delivered.isOk()) onVmFailure(delivered);
   }
   worker_.loop().deferDelete(std::move(done));  // its upstream exchange is still on the stack
 }
 
-abi::WasmResult WorkerPlugin::startGrpc(uint32_t token, const abi::GrpcCallRequest& request, bool stream) {
+abi::WasmResult WorkerPlugin::startGrpc(uint32_t token, const abi::GrpcCallRequest& request,
+                                        bool stream) {
   GrpcClient* client = worker_.grpcClient(request.cluster);
   if (!client) return abi::WasmResult::kParseFailure;  // neither a cluster nor a service descriptor
   grpcCalls_[token] = client;
@@ -204,7 +212,8 @@ abi::WasmResult WorkerPlugin::grpcStream(uint32_t token, const abi::GrpcCallRequ
 
 abi::WasmResult WorkerPlugin::grpcSend(uint32_t token, std::string_view message, bool endStream) {
   auto it = grpcCalls_.find(token);
-  if (it == grpcCalls_.end() || !it->second->send(*this, token, message, endStream)) return abi::WasmResult::kNotFound;
+  if (it == grpcCalls_.end() || !it->second->send(*this, token, message, endStream))
+    return abi::WasmResult::kNotFound;
   return abi::WasmResult::kOk;
 }
 
@@ -262,7 +271,8 @@ std::optional<std::string> WorkerPlugin::property(std::span<const std::string_vi
   if (path.size() == 2 && (path[0] == "node" || path[0] == "xds") && path[1] == "id") {
     return std::string("wasmgate");
   }
-  if (path.size() == 3 && path[0] == "xds" && path[1] == "node" && path[2] == "id") return std::string("wasmgate");
+  if (path.size() == 3 && path[0] == "xds" && path[1] == "node" && path[2] == "id")
+    return std::string("wasmgate");
   return std::nullopt;
 }
 

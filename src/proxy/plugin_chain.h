@@ -18,15 +18,15 @@ namespace wasmgate::proxy {
 
 // Counters of one plugin, summed over workers; declared once, incremented on the request path.
 struct PluginStats {
-  std::atomic<uint64_t> streams{0};          // HTTP streams or TCP connections it saw
-  std::atomic<uint64_t> callbacks{0};        // callbacks run
-  std::atomic<uint64_t> callbackNanos{0};    // time spent in them
-  std::atomic<uint64_t> vmFailures{0};       // traps, deadline overruns, memory-cap hits
-  std::atomic<uint64_t> failClosed{0};       // requests answered 503 because of the plugin
-  std::atomic<uint64_t> failOpen{0};         // requests that skipped the failed plugin
-  std::atomic<uint64_t> logOnlyActions{0};   // what a log-only plugin would have done
-  std::atomic<uint64_t> vmRestarts{0};       // VMs rebuilt after a failure
-  std::atomic<uint64_t> localResponses{0};   // local responses the plugin sent
+  std::atomic<uint64_t> streams{0};         // HTTP streams or TCP connections it saw
+  std::atomic<uint64_t> callbacks{0};       // callbacks run
+  std::atomic<uint64_t> callbackNanos{0};   // time spent in them
+  std::atomic<uint64_t> vmFailures{0};      // traps, deadline overruns, memory-cap hits
+  std::atomic<uint64_t> failClosed{0};      // requests answered 503 because of the plugin
+  std::atomic<uint64_t> failOpen{0};        // requests that skipped the failed plugin
+  std::atomic<uint64_t> logOnlyActions{0};  // what a log-only plugin would have done
+  std::atomic<uint64_t> vmRestarts{0};      // VMs rebuilt after a failure
+  std::atomic<uint64_t> localResponses{0};  // local responses the plugin sent
 };
 
 // Counters and plugin-defined metrics live as long as the plugin's name does: a reload hands them
@@ -37,8 +37,11 @@ struct PluginCounters {
 };
 
 struct LoadedPlugin {
-  explicit LoadedPlugin(std::shared_ptr<PluginCounters> counters = std::make_shared<PluginCounters>())
-      : countersOwner(std::move(counters)), metrics(countersOwner->metrics), stats(countersOwner->stats) {}
+  explicit LoadedPlugin(
+      std::shared_ptr<PluginCounters> counters = std::make_shared<PluginCounters>())
+      : countersOwner(std::move(counters)),
+        metrics(countersOwner->metrics),
+        stats(countersOwner->stats) {}
 
   PluginConfig config;
   std::shared_ptr<const abi::PluginModule> module;
@@ -107,7 +110,7 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
   std::chrono::milliseconds backoff_{100};
   std::map<uint32_t, std::unique_ptr<Callout>> callouts_;
   std::map<uint32_t, GrpcClient*> grpcCalls_;  // token to the client carrying it
-  std::shared_ptr<std::atomic<bool>> alive_;  // cleared on destruction; guards posted tasks
+  std::shared_ptr<std::atomic<bool>> alive_;   // cleared on destruction; guards posted tasks
 };
 
 // The HTTP plugins of one worker in chain order, and the network ones, for one configuration

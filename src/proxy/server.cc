@@ -12,7 +12,8 @@ namespace wasmgate::proxy {
 Server::Server(ServerConfig config, ModuleFetcher fetcher)
     : config_(std::move(config)), fetcher_(std::move(fetcher)), engine_(runtime::createV8Engine()) {
   for (const ListenerConfig& l : config_.listeners) listenerStats_[l.name];
-  uint32_t workers = config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+  uint32_t workers =
+      config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, config_, listenerStats_));
   }
@@ -24,14 +25,16 @@ Server::~Server() {
   plugins_.clear();
 }
 
-Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(const std::vector<PluginConfig>& configs) {
+Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(
+    const std::vector<PluginConfig>& configs) {
   std::map<std::string, std::shared_ptr<PluginCounters>> counters;
   for (const auto& running : plugins()) counters[running->config.name] = running->countersOwner;
   std::vector<std::shared_ptr<LoadedPlugin>> out;
   for (const PluginConfig& config : configs) {
     auto bytes = fetcher_(config);
     if (!bytes.isOk()) {
-      return errorStatus(bytes.status().code(), "plugin " + config.name + ": " + bytes.status().message());
+      return errorStatus(bytes.status().code(),
+                         "plugin " + config.name + ": " + bytes.status().message());
     }
     auto kept = counters.find(config.name);
     auto loaded = kept != counters.end() ? std::make_shared<LoadedPlugin>(kept->second)
@@ -49,7 +52,8 @@ Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(const std
     if (!loaded->module) {
       auto module = abi::PluginModule::load(*engine_, *bytes, config.limits);
       if (!module.isOk()) {
-        return errorStatus(module.status().code(), "plugin " + config.name + ": " + module.status().message());
+        return errorStatus(module.status().code(),
+                           "plugin " + config.name + ": " + module.status().message());
       }
       loaded->module = std::move(module).value();
     }
@@ -67,9 +71,11 @@ Result<std::vector<std::shared_ptr<WorkerChain>>> Server::buildChains(
       auto wp = std::make_unique<WorkerPlugin>(*worker, plugin);
       Status started = wp->start();
       if (!started.isOk()) {
-        return errorStatus(started.code(), "plugin " + plugin->config.name + ": " + started.message());
+        return errorStatus(started.code(),
+                           "plugin " + plugin->config.name + ": " + started.message());
       }
-      (plugin->config.type == PluginType::kHttp ? chain->http : chain->network).push_back(std::move(wp));
+      (plugin->config.type == PluginType::kHttp ? chain->http : chain->network)
+          .push_back(std::move(wp));
     }
     chains.push_back(std::move(chain));
   }
@@ -119,7 +125,8 @@ Status Server::reloadPlugins(std::vector<PluginConfig> configs) {
     plugins_ = std::move(plugins).value();
     config_.plugins = std::move(configs);
   }
-  logLine(LogSeverity::kInfo, "server", "plugin set replaced: " + std::to_string(plugins_.size()) + " plugins");
+  logLine(LogSeverity::kInfo, "server",
+          "plugin set replaced: " + std::to_string(plugins_.size()) + " plugins");
   return Status::ok();
 }
 

@@ -40,7 +40,8 @@ class Server {
   size_t workerCount() const { return workers_.size(); }
 
  private:
-  Result<std::vector<std::shared_ptr<LoadedPlugin>>> loadPlugins(const std::vector<PluginConfig>& plugins);
+  Result<std::vector<std::shared_ptr<LoadedPlugin>>> loadPlugins(
+      const std::vector<PluginConfig>& plugins);
   Result<std::vector<std::shared_ptr<WorkerChain>>> buildChains(
       const std::vector<std::shared_ptr<LoadedPlugin>>& plugins);
 

@@ -62,23 +62,23 @@ enum class PluginPhase { kUnspecified, kAuthn, kAuthz, kStats };
 enum class PluginType { kHttp, kNetwork };
 
 struct PluginConfig {
-  std::string name;           // metadata.name, or the inline entry's name
-  std::string url;            // file://, plain path, http(s)://, oci://
-  std::string sha256;         // checked when not empty
+  std::string name;             // metadata.name, or the inline entry's name
+  std::string url;              // file://, plain path, http(s)://, oci://
+  std::string sha256;           // checked when not empty
   std::string imagePullPolicy;  // IfNotPresent (default) or Always
   PluginPhase phase = PluginPhase::kUnspecified;
   int32_t priority = 0;
   FailStrategy failStrategy = FailStrategy::kFailClose;
-  std::string rootId;         // pluginName
+  std::string rootId;  // pluginName
   std::string vmId;
   std::string configuration;  // pluginConfig as JSON text
   std::vector<std::pair<std::string, std::string>> environment;
   PluginType type = PluginType::kHttp;
   std::vector<uint16_t> matchPorts;  // empty: every listener of the plugin's type
-  bool logOnly = false;       // wasmgate extension: run, but apply nothing
+  bool logOnly = false;              // wasmgate extension: run, but apply nothing
   abi::VmLimits limits;
   std::optional<std::set<std::string, std::less<>>> allowedHostcalls;
-  std::string source;         // "file.yaml:12", for messages
+  std::string source;  // "file.yaml:12", for messages
 };
 
 struct AdminConfig {
@@ -92,7 +92,7 @@ struct FetchConfig {
   uint32_t attempts = 3;        // tries per module before giving up
   std::string caFile;           // extra CA bundle (PEM) trusted for https:// and TLS registries
   bool insecureSkipVerify = false;
-  std::string cacheDir;         // modules cached by digest; default $XDG_CACHE_HOME/wasmgate
+  std::string cacheDir;  // modules cached by digest; default $XDG_CACHE_HOME/wasmgate
 };
 
 struct ServerConfig {

@@ -35,7 +35,8 @@ struct TcpProxySession::Slot final : abi::StreamHost {
     if (type == abi::StreamType::kUpstream) session.resume(index, Side::kUpstream);
   }
   void closeStream(abi::StreamType type) override {
-    session.closeFromPlugin(type == abi::StreamType::kUpstream ? Side::kUpstream : Side::kDownstream);
+    session.closeFromPlugin(type == abi::StreamType::kUpstream ? Side::kUpstream
+                                                               : Side::kDownstream);
   }
   void sendLocalResponse(abi::LocalResponse) override {}  // no HTTP on a TCP stream
   std::optional<std::string> property(std::span<const std::string_view> path) override {
@@ -51,9 +52,10 @@ struct TcpProxySession::Slot final : abi::StreamHost {
   bool skipped = false;
 };
 
-TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener, ListenerStats& stats,
-                                 std::shared_ptr<WorkerChain> chain, evutil_socket_t fd, std::string peer,
-                                 std::string local, uint64_t id)
+TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
+                                 ListenerStats& stats, std::shared_ptr<WorkerChain> chain,
+                                 evutil_socket_t fd, std::string peer, std::string local,
+                                 uint64_t id)
     : worker_(worker),
       listener_(listener),
       stats_(stats),
@@ -65,8 +67,8 @@ TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
   ++stats_.downstreamCx;
   ++stats_.activeCx;
   downstream_ = bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(downstream_, &TcpProxySession::onDownstreamRead, &TcpProxySession::onDownstreamWrite,
-                    &TcpProxySession::onDownstreamEvent, this);
+  bufferevent_setcb(downstream_, &TcpProxySession::onDownstreamRead,
+                    &TcpProxySession::onDownstreamWrite, &TcpProxySession::onDownstreamEvent, this);
   upstream_ = bufferevent_socket_new(worker.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(upstream_, &TcpProxySession::onUpstreamRead, &TcpProxySession::onUpstreamWrite,
                     &TcpProxySession::onUpstreamEvent, this);
@@ -76,8 +78,8 @@ TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
   up_.to = downstream_;
   for (size_t i = 0; i < chain_->network.size(); ++i) {
     const PluginConfig& config = chain_->network[i]->plugin().config;
-    if (!config.matchPorts.empty() &&
-        std::find(config.matchPorts.begin(), config.matchPorts.end(), listener.address.port) == config.matchPorts.end()) {
+    if (!config.matchPorts.empty() && std::find(config.matchPorts.begin(), config.matchPorts.end(),
+                                                listener.address.port) == config.matchPorts.end()) {
       continue;
     }
     slots_.push_back(std::make_unique<Slot>(*this, slots_.size(), *chain_->network[i]));
@@ -92,12 +94,15 @@ void TcpProxySession::start() {
     upstreamAddress_ = endpoint.toString();
     sockaddr_storage addr{};
     int len = sizeof(addr);
-    std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : upstreamAddress_;
-    timeval connectTimeout{static_cast<time_t>(cluster->config().connectTimeout.count() / 1000),
-                           static_cast<suseconds_t>(cluster->config().connectTimeout.count() % 1000 * 1000)};
+    std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port)
+                                                      : upstreamAddress_;
+    timeval connectTimeout{
+        static_cast<time_t>(cluster->config().connectTimeout.count() / 1000),
+        static_cast<suseconds_t>(cluster->config().connectTimeout.count() % 1000 * 1000)};
     bufferevent_set_timeouts(upstream_, nullptr, &connectTimeout);
-    connecting = evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
-                 bufferevent_socket_connect(upstream_, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+    connecting =
+        evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        bufferevent_socket_connect(upstream_, reinterpret_cast<sockaddr*>(&addr), len) == 0;
   }
   for (bufferevent* bev : {downstream_, upstream_}) {
     bufferevent_setwatermark(bev, EV_WRITE, kUpstreamHighWatermark / 2, 0);
@@ -271,8 +276,10 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
     auto started = std::chrono::steady_clock::now();
     auto r = side == Side::kDownstream ? vm->onDownstreamData(slot.context, size, endOfStream)
                                        : vm->onUpstreamData(slot.context, size, endOfStream);
-    plugin.plugin().stats.callbackNanos += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
+    plugin.plugin().stats.callbackNanos +=
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now() - started)
+                                  .count());
     inChain_ = false;
     ++plugin.plugin().stats.callbacks;
     chunk = std::move(exposed);
@@ -282,7 +289,8 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
       continue;
     }
     if (config.logOnly) {
-      if (chunk != before || *r == abi::FilterStatus::kStop || closeRequested_) ++plugin.plugin().stats.logOnlyActions;
+      if (chunk != before || *r == abi::FilterStatus::kStop || closeRequested_)
+        ++plugin.plugin().stats.logOnlyActions;
       chunk = std::move(before);
       closeRequested_ = false;
       continue;
@@ -383,9 +391,12 @@ std::optional<std::string> TcpProxySession::property(std::span<const std::string
   if (top == "source" && field == "port") return encodeInt(portOf(peer_));
   if (top == "destination" && field == "address") return local_;
   if (top == "destination" && field == "port") return encodeInt(portOf(local_));
-  if ((top == "connection" && field == "id") || top == "connection_id") return encodeInt(static_cast<int64_t>(id_));
-  if (top == "connection" && field == "bytes_received") return encodeInt(static_cast<int64_t>(down_.bytes));
-  if (top == "connection" && field == "bytes_sent") return encodeInt(static_cast<int64_t>(up_.bytes));
+  if ((top == "connection" && field == "id") || top == "connection_id")
+    return encodeInt(static_cast<int64_t>(id_));
+  if (top == "connection" && field == "bytes_received")
+    return encodeInt(static_cast<int64_t>(down_.bytes));
+  if (top == "connection" && field == "bytes_sent")
+    return encodeInt(static_cast<int64_t>(up_.bytes));
   if (top == "upstream" && field == "address") return upstreamAddress_;
   if (top == "upstream" && field == "port") return encodeInt(portOf(upstreamAddress_));
   if ((top == "xds" && field == "cluster_name") || top == "cluster_name") return listener_.cluster;

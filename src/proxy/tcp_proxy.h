@@ -1,5 +1,6 @@
 // A TCP proxy session: one client connection forwarded to one upstream endpoint, with the network
-// (type NETWORK) plugins in the path of the bytes both ways, half-close, back-pressure and timeouts.
+// (type NETWORK) plugins in the path of the bytes both ways, half-close, back-pressure and
+// timeouts.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -22,8 +23,8 @@ struct ListenerStats;
 class TcpProxySession final : public Deletable {
  public:
   TcpProxySession(Worker& worker, const ListenerConfig& listener, ListenerStats& stats,
-                  std::shared_ptr<WorkerChain> chain, evutil_socket_t fd, std::string peer, std::string local,
-                  uint64_t id);
+                  std::shared_ptr<WorkerChain> chain, evutil_socket_t fd, std::string peer,
+                  std::string local, uint64_t id);
   ~TcpProxySession() override;
   // Connects upstream and starts the plugins; may close the session at once (the worker must
   // already own it).
@@ -39,14 +40,14 @@ class TcpProxySession final : public Deletable {
  private:
   struct Slot;
   struct Direction {
-    bufferevent* from = nullptr;  // where the bytes are read
-    bufferevent* to = nullptr;    // where they are written
+    bufferevent* from = nullptr;      // where the bytes are read
+    bufferevent* to = nullptr;        // where they are written
     std::optional<size_t> stoppedAt;  // position in chain order of the plugin holding them
     std::string held;                 // bytes that plugin holds
-    bool eofSeen = false;       // the reading side sent FIN
-    bool eofDelivered = false;  // the plugins saw end_of_stream
-    bool shutdownSent = false;  // FIN forwarded to the writing side
-    uint64_t bytes = 0;         // forwarded
+    bool eofSeen = false;             // the reading side sent FIN
+    bool eofDelivered = false;        // the plugins saw end_of_stream
+    bool shutdownSent = false;        // FIN forwarded to the writing side
+    uint64_t bytes = 0;               // forwarded
   };
 
   static void onDownstreamRead(bufferevent*, void* self);
@@ -76,8 +77,8 @@ class TcpProxySession final : public Deletable {
   bufferevent* upstream_ = nullptr;
   std::string peer_, local_, upstreamAddress_;
   uint64_t id_;
-  Direction down_;  // client to upstream
-  Direction up_;    // upstream to client
+  Direction down_;       // client to upstream
+  Direction up_;         // upstream to client
   bool paused_ = false;  // a plugin paused in on_new_connection
   bool inChain_ = false;
   bool closeRequested_ = false;

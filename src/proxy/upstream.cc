@@ -24,20 +24,23 @@ class UpstreamConnection : public Deletable {
   UpstreamConnection(Cluster& cluster, const SocketAddress& endpoint)
       : cluster_(cluster), address_(endpoint.toString()) {
     bev_ = bufferevent_socket_new(cluster.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(bev_, &UpstreamConnection::onRead, &UpstreamConnection::onWrite, &UpstreamConnection::onEvent,
-                      this);
+    bufferevent_setcb(bev_, &UpstreamConnection::onRead, &UpstreamConnection::onWrite,
+                      &UpstreamConnection::onEvent, this);
     bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
     bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
     sockaddr_storage addr{};
     int len = sizeof(addr);
-    std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : address_;
+    std::string target =
+        endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : address_;
     if (evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       connectFailed_ = true;
       return;
     }
     timeval connectTimeout = toTimeval(cluster.config().connectTimeout);
-    bufferevent_set_timeouts(bev_, nullptr, &connectTimeout);  // libevent times a connect as a write
-    if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&addr), len) != 0) connectFailed_ = true;
+    bufferevent_set_timeouts(bev_, nullptr,
+                             &connectTimeout);  // libevent times a connect as a write
+    if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&addr), len) != 0)
+      connectFailed_ = true;
   }
   ~UpstreamConnection() override { bufferevent_free(bev_); }
 
@@ -57,7 +60,8 @@ class UpstreamConnection : public Deletable {
   }
 
   static timeval toTimeval(milliseconds ms) {
-    return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+    return timeval{static_cast<time_t>(ms.count() / 1000),
+                   static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
   }
   // Sends what was queued: now if connected (only the rest waits for writability), else once
   // the connection is up.
@@ -133,16 +137,18 @@ void Cluster::release(std::unique_ptr<UpstreamConnection> connection) {
 }
 
 void Cluster::dropIdle(UpstreamConnection* connection) {
-  auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == connection; });
+  auto it = std::find_if(idle_.begin(), idle_.end(),
+                         [&](const auto& c) { return c.get() == connection; });
   if (it == idle_.end()) return;
   loop_.deferDelete(std::move(*it));
   idle_.erase(it);
 }
 
-UpstreamRequest::UpstreamRequest(Cluster& cluster, UpstreamCallbacks& callbacks, milliseconds timeout)
-    : cluster_(cluster), callbacks_(callbacks), timeout_(cluster.loop(), [this] {
-        fail(504, "upstream_response_timeout");
-      }) {
+UpstreamRequest::UpstreamRequest(Cluster& cluster, UpstreamCallbacks& callbacks,
+                                 milliseconds timeout)
+    : cluster_(cluster),
+      callbacks_(callbacks),
+      timeout_(cluster.loop(), [this] { fail(504, "upstream_response_timeout"); }) {
   if (timeout.count() > 0) timeout_.arm(timeout);
   connection_ = cluster_.acquire();
   connection_->attach(this);
@@ -158,7 +164,9 @@ UpstreamRequest::~UpstreamRequest() {
   }
 }
 
-std::string UpstreamRequest::upstreamAddress() const { return connection_ ? connection_->address() : ""; }
+std::string UpstreamRequest::upstreamAddress() const {
+  return connection_ ? connection_->address() : "";
+}
 
 void UpstreamRequest::sendHeaders(const abi::Headers& headers, bool endOfStream) {
   const std::string* method = abi::findHeader(headers, ":method");
@@ -221,7 +229,8 @@ bool UpstreamRequest::processResponse() {
   if (available == 0) return false;
   if (!headersReceived_) {
     size_t window = std::min(available, http1::ParserLimits{}.maxHeaderBytes + 1);
-    std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(window))), window);
+    std::string_view bytes(
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(window))), window);
     http1::ResponseHead head;
     http1::ParseResult parsed = http1::parseResponseHead(bytes, head, {}, method_);
     if (parsed.isIncomplete()) {
@@ -243,7 +252,8 @@ bool UpstreamRequest::processResponse() {
     abi::Headers headers = toAbiHeaders(head.headers, std::to_string(head.status), ":status");
     evbuffer_drain(in, parsed.consumed);
     bool endOfStream = !framing_.hasBody();
-    callbacks_.onUpstreamHeaders(static_cast<uint32_t>(head.status), std::move(headers), endOfStream);
+    callbacks_.onUpstreamHeaders(static_cast<uint32_t>(head.status), std::move(headers),
+                                 endOfStream);
     if (endOfStream) finish();
     return true;
   }
@@ -266,7 +276,8 @@ bool UpstreamRequest::processResponse() {
       }
       std::string data(step.data);
       abi::Headers trailers;
-      if (step.status == http1::ChunkedStatus::kDone) trailers = toAbiHeaders(chunked_.trailers(), "", "");
+      if (step.status == http1::ChunkedStatus::kDone)
+        trailers = toAbiHeaders(chunked_.trailers(), "", "");
       evbuffer_drain(in, step.consumed);
       if (step.status == http1::ChunkedStatus::kData) {
         callbacks_.onUpstreamData(data, false);
@@ -303,7 +314,8 @@ void UpstreamRequest::onClosed(bool beforeConnect) {
     callbacks_.onUpstreamData({}, true);
     return;
   }
-  fail(502, headersReceived_ ? "upstream_reset_after_response_started" : "upstream_reset_before_response_started");
+  fail(502, headersReceived_ ? "upstream_reset_after_response_started"
+                             : "upstream_reset_before_response_started");
 }
 
 void UpstreamRequest::fail(uint32_t status, std::string_view details) {

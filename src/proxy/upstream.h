@@ -27,7 +27,8 @@ class UpstreamCallbacks {
   virtual void onUpstreamHeaders(uint32_t status, abi::Headers headers, bool endOfStream) = 0;
   virtual void onUpstreamData(std::string_view data, bool endOfStream) = 0;
   virtual void onUpstreamTrailers(abi::Headers trailers) = 0;
-  // `status` is what a proxy answers for it: 503 connect failure, 502 reset/bad response, 504 timeout.
+  // `status` is what a proxy answers for it: 503 connect failure, 502 reset/bad response, 504
+  // timeout.
   virtual void onUpstreamError(uint32_t status, std::string_view details) = 0;
 };
 
@@ -38,12 +39,14 @@ class Cluster {
   const ClusterConfig& config() const { return config_; }
   EventLoop& loop() { return loop_; }
   // The next endpoint in round-robin order (TCP proxying connects without the HTTP pool).
-  const SocketAddress& nextEndpoint() { return config_.endpoints[next_++ % config_.endpoints.size()]; }
+  const SocketAddress& nextEndpoint() {
+    return config_.endpoints[next_++ % config_.endpoints.size()];
+  }
 
   // A connection to the next endpoint: an idle pooled one, or a new one being connected.
   std::unique_ptr<UpstreamConnection> acquire();
   void release(std::unique_ptr<UpstreamConnection> connection);  // back to the idle pool
-  void dropIdle(UpstreamConnection* connection);                  // the peer closed an idle one
+  void dropIdle(UpstreamConnection* connection);                 // the peer closed an idle one
 
  private:
   EventLoop& loop_;

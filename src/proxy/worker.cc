@@ -31,7 +31,8 @@ std::string addressText(const sockaddr* addr) {
 Result<evutil_socket_t> bindReusePort(const SocketAddress& address) {
   sockaddr_storage addr{};
   int len = sizeof(addr);
-  std::string text = address.host == "localhost" ? "127.0.0.1:" + std::to_string(address.port) : address.toString();
+  std::string text = address.host == "localhost" ? "127.0.0.1:" + std::to_string(address.port)
+                                                 : address.toString();
   if (evutil_parse_sockaddr_port(text.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     return errorStatus(StatusCode::kBadArgument, "bad listener address " + text);
   }
@@ -40,7 +41,8 @@ Result<evutil_socket_t> bindReusePort(const SocketAddress& address) {
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(len)) != 0 || ::listen(fd, 1024) != 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(len)) != 0 ||
+      ::listen(fd, 1024) != 0) {
     std::string why = strerror(errno);
     ::close(fd);
     return errorStatus(StatusCode::kUnavailable, "cannot listen on " + text + ": " + why);
@@ -57,11 +59,21 @@ std::string SocketAddress::toString() const {
 
 void ListenerStats::countStatus(uint32_t status) {
   switch (status / 100) {
-    case 1: ++rq1xx; break;
-    case 2: ++rq2xx; break;
-    case 3: ++rq3xx; break;
-    case 4: ++rq4xx; break;
-    default: ++rq5xx; break;
+    case 1:
+      ++rq1xx;
+      break;
+    case 2:
+      ++rq2xx;
+      break;
+    case 3:
+      ++rq3xx;
+      break;
+    case 4:
+      ++rq4xx;
+      break;
+    default:
+      ++rq5xx;
+      break;
   }
 }
 
@@ -70,9 +82,14 @@ uint64_t nextConnectionId() {
   return next++;
 }
 
-Worker::Worker(size_t index, const ServerConfig& config, std::map<std::string, ListenerStats>& listenerStats)
-    : index_(index), config_(config), listenerStats_(listenerStats), chain_(std::make_shared<WorkerChain>()) {
-  for (const ClusterConfig& c : config_.clusters) clusters_[c.name] = std::make_unique<Cluster>(loop_, c);
+Worker::Worker(size_t index, const ServerConfig& config,
+               std::map<std::string, ListenerStats>& listenerStats)
+    : index_(index),
+      config_(config),
+      listenerStats_(listenerStats),
+      chain_(std::make_shared<WorkerChain>()) {
+  for (const ClusterConfig& c : config_.clusters)
+    clusters_[c.name] = std::make_unique<Cluster>(loop_, c);
 }
 
 Worker::~Worker() {
@@ -121,15 +138,16 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, 
   std::string peerText = addressText(peer);
   std::string localText = addressText(reinterpret_cast<sockaddr*>(&local));
   if (l->config->type == ListenerConfig::Type::kTcp) {
-    auto session = std::make_unique<TcpProxySession>(w, *l->config, stats, w.chain_, fd, std::move(peerText),
-                                                     std::move(localText), nextConnectionId());
+    auto session =
+        std::make_unique<TcpProxySession>(w, *l->config, stats, w.chain_, fd, std::move(peerText),
+                                          std::move(localText), nextConnectionId());
     TcpProxySession* raw = session.get();
     w.tcpSessions_.emplace(raw, std::move(session));
     raw->start();
     return;
   }
-  auto connection = std::make_unique<DownstreamConnection>(w, *l->config, stats, fd, std::move(peerText),
-                                                           std::move(localText), nextConnectionId());
+  auto connection = std::make_unique<DownstreamConnection>(
+      w, *l->config, stats, fd, std::move(peerText), std::move(localText), nextConnectionId());
   DownstreamConnection* raw = connection.get();
   w.connections_.emplace(raw, std::move(connection));
 }
@@ -153,7 +171,8 @@ GrpcClient* Worker::grpcClient(const std::string& clusterName) {
   if (it != grpcClients_.end()) return it->second.get();
   Cluster* c = cluster(clusterName);
   if (!c || c->config().endpoints.empty()) return nullptr;
-  return grpcClients_.emplace(clusterName, std::make_unique<GrpcClient>(loop_, c->config())).first->second.get();
+  return grpcClients_.emplace(clusterName, std::make_unique<GrpcClient>(loop_, c->config()))
+      .first->second.get();
 }
 
 Cluster* Worker::cluster(const std::string& name) {

@@ -32,7 +32,8 @@ class TcpProxySession;
 
 class Worker {
  public:
-  Worker(size_t index, const ServerConfig& config, std::map<std::string, ListenerStats>& listenerStats);
+  Worker(size_t index, const ServerConfig& config,
+         std::map<std::string, ListenerStats>& listenerStats);
   ~Worker();
 
   // Opens this worker's listening sockets; fails (naming the address) if one cannot be bound.

@@ -12,7 +12,8 @@ constexpr uint8_t kFunctionSection = 3;
 constexpr uint8_t kMemorySection = 5;
 constexpr uint8_t kExportSection = 7;
 
-// Reads the binary with explicit bounds; every read reports failure instead of running past the end.
+// Reads the binary with explicit bounds; every read reports failure instead of running past the
+// end.
 class Reader {
  public:
   explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
@@ -65,14 +66,29 @@ class Reader {
 
 bool readValType(Reader& r, ValType& out) {
   switch (r.byte()) {
-    case 0x7f: out = ValType::kI32; return true;
-    case 0x7e: out = ValType::kI64; return true;
-    case 0x7d: out = ValType::kF32; return true;
-    case 0x7c: out = ValType::kF64; return true;
-    case 0x7b: out = ValType::kV128; return true;
-    case 0x70: out = ValType::kFuncRef; return true;
-    case 0x6f: out = ValType::kExternRef; return true;
-    default: return false;
+    case 0x7f:
+      out = ValType::kI32;
+      return true;
+    case 0x7e:
+      out = ValType::kI64;
+      return true;
+    case 0x7d:
+      out = ValType::kF32;
+      return true;
+    case 0x7c:
+      out = ValType::kF64;
+      return true;
+    case 0x7b:
+      out = ValType::kV128;
+      return true;
+    case 0x70:
+      out = ValType::kFuncRef;
+      return true;
+    case 0x6f:
+      out = ValType::kExternRef;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -174,7 +190,8 @@ void appendU32(std::vector<uint8_t>& out, uint32_t value) {
 
 std::string FuncType::toString() const {
   auto list = [](const std::vector<ValType>& types) {
-    static constexpr const char* kNames[] = {"i32", "i64", "f32", "f64", "v128", "funcref", "externref"};
+    static constexpr const char* kNames[] = {"i32",  "i64",     "f32",      "f64",
+                                             "v128", "funcref", "externref"};
     std::string out = "(";
     for (size_t i = 0; i < types.size(); ++i) {
       if (i) out += ", ";
@@ -213,8 +230,12 @@ Result<ModuleInfo> parseModule(std::span<const uint8_t> bytes) {
     if (r.failed()) return malformed("section runs past the end");
     bool ok = true;
     switch (id) {
-      case kTypeSection: ok = readTypes(section, types); break;
-      case kImportSection: ok = readImports(section, types, info, funcTypes); break;
+      case kTypeSection:
+        ok = readTypes(section, types);
+        break;
+      case kImportSection:
+        ok = readImports(section, types, info, funcTypes);
+        break;
       case kFunctionSection: {
         uint32_t count = section.u32();
         for (uint32_t i = 0; i < count && ok; ++i) {
@@ -234,8 +255,11 @@ Result<ModuleInfo> parseModule(std::span<const uint8_t> bytes) {
         }
         break;
       }
-      case kExportSection: ok = readExports(section, types, funcTypes, info); break;
-      default: break;  // other sections are V8's business
+      case kExportSection:
+        ok = readExports(section, types, funcTypes, info);
+        break;
+      default:
+        break;  // other sections are V8's business
     }
     if (!ok || section.failed()) return malformed("bad section contents");
   }

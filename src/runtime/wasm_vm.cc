@@ -31,7 +31,8 @@ bool WasmInstance::write(uint32_t ptr, std::span<const uint8_t> data) {
 }
 
 bool WasmInstance::write(uint32_t ptr, std::string_view data) {
-  return write(ptr, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  return write(
+      ptr, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }
 
 std::optional<uint32_t> WasmInstance::readU32(uint32_t ptr) {

@@ -3,7 +3,8 @@
 namespace wasmgate::runtime {
 
 void Watchdog::Slot::arm(Clock::time_point deadline) {
-  state_.store(std::max<int64_t>(1, deadline.time_since_epoch().count()), std::memory_order_release);
+  state_.store(std::max<int64_t>(1, deadline.time_since_epoch().count()),
+               std::memory_order_release);
 }
 
 bool Watchdog::Slot::disarm() {
@@ -13,7 +14,8 @@ bool Watchdog::Slot::disarm() {
       std::this_thread::yield();  // the watchdog is interrupting this call right now
       continue;
     }
-    if (state_.compare_exchange_weak(state, kDisarmed, std::memory_order_acq_rel)) return state == kFired;
+    if (state_.compare_exchange_weak(state, kDisarmed, std::memory_order_acq_rel))
+      return state == kFired;
   }
 }
 
@@ -48,7 +50,8 @@ void Watchdog::run() {
     for (Slot& slot : slots_) {
       int64_t state = slot.state_.load(std::memory_order_acquire);
       if (state <= 0 || state > now) continue;
-      if (!slot.state_.compare_exchange_strong(state, Slot::kFiring, std::memory_order_acq_rel)) continue;
+      if (!slot.state_.compare_exchange_strong(state, Slot::kFiring, std::memory_order_acq_rel))
+        continue;
       slot.onExpire_();
       slot.state_.store(Slot::kFired, std::memory_order_release);
     }

@@ -97,7 +97,8 @@ class V8Instance final : public WasmInstance {
   }
 
   Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) override;
-  Status callEntered(FunctionHandle fn, const FuncType& type, std::span<const uint64_t> args, uint64_t* result);
+  Status callEntered(FunctionHandle fn, const FuncType& type, std::span<const uint64_t> args,
+                     uint64_t* result);
 
   std::span<uint8_t> memory() override {
     if (!memoryValid_) refreshMemory();
@@ -165,8 +166,8 @@ void hostTrampoline(const v8::FunctionCallbackInfo<v8::Value>& info) {
     v8::Isolate* isolate = info.GetIsolate();
     std::string message = status.toString();
     instance->setHostFailure(std::move(status));
-    isolate->ThrowException(v8::Exception::Error(
-        v8::String::NewFromUtf8(isolate, message.c_str()).ToLocalChecked()));
+    isolate->ThrowException(
+        v8::Exception::Error(v8::String::NewFromUtf8(isolate, message.c_str()).ToLocalChecked()));
     return;
   }
   if (type.results.empty()) return;
@@ -204,7 +205,8 @@ Status V8Instance::link(const HostFunctionTable& hosts) {
   v8::TryCatch tryCatch(isolate_);
 
   v8::Local<v8::WasmModuleObject> moduleObject;
-  if (!v8::WasmModuleObject::FromCompiledModule(isolate_, module_->compiled()).ToLocal(&moduleObject)) {
+  if (!v8::WasmModuleObject::FromCompiledModule(isolate_, module_->compiled())
+           .ToLocal(&moduleObject)) {
     return errorStatus(StatusCode::kInternal, "cannot load compiled module into a new isolate");
   }
   v8::Local<v8::Object> imports = v8::Object::New(isolate_);
@@ -272,9 +274,9 @@ Status V8Instance::failureFromException(v8::TryCatch& tryCatch, bool deadlineFir
   invalidateMemory();
   uint32_t capPages = module_->maxMemoryPages();
   if (capPages != 0 && memory().size() >= static_cast<size_t>(capPages) * kWasmPageSize) {
-    return errorStatus(StatusCode::kMemoryCapExceeded,
-                       message + " (linear memory is at its cap of " + std::to_string(capPages) +
-                           " pages)");
+    return errorStatus(
+        StatusCode::kMemoryCapExceeded,
+        message + " (linear memory is at its cap of " + std::to_string(capPages) + " pages)");
   }
   return errorStatus(StatusCode::kTrap, message);
 }
@@ -294,8 +296,8 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
 }
 
 // The call itself, with the isolate locked and entered and the context entered on this thread.
-Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type, std::span<const uint64_t> args,
-                               uint64_t* result) {
+Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
+                               std::span<const uint64_t> args, uint64_t* result) {
   v8::HandleScope handles(isolate_);
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
@@ -305,8 +307,8 @@ Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type, std::spa
   for (size_t i = 0; i < args.size(); ++i) {
     argv[i] = type.params[i] == ValType::kI64
                   ? v8::Local<v8::Value>(v8::BigInt::NewFromUnsigned(isolate_, args[i]))
-                  : v8::Local<v8::Value>(
-                        v8::Integer::New(isolate_, static_cast<int32_t>(static_cast<uint32_t>(args[i]))));
+                  : v8::Local<v8::Value>(v8::Integer::New(
+                        isolate_, static_cast<int32_t>(static_cast<uint32_t>(args[i]))));
   }
 
   bool outermost = callDepth_++ == 0;
@@ -366,7 +368,8 @@ class V8Engine final : public WasmEngine {
     v8::Context::Scope contextScope(context);
     v8::TryCatch tryCatch(compileIsolate_);
     v8::Local<v8::WasmModuleObject> module;
-    if (!v8::WasmModuleObject::Compile(compileIsolate_, {bytes.data(), bytes.size()}).ToLocal(&module)) {
+    if (!v8::WasmModuleObject::Compile(compileIsolate_, {bytes.data(), bytes.size()})
+             .ToLocal(&module)) {
       std::string why = tryCatch.HasCaught() ? exceptionText(compileIsolate_, tryCatch.Exception())
                                              : "compilation failed";
       return errorStatus(StatusCode::kBadArgument, "not a valid Wasm module: " + why);
@@ -380,7 +383,8 @@ class V8Engine final : public WasmEngine {
                                                     const InstanceOptions& options) override {
     auto v8Module = std::dynamic_pointer_cast<const V8CompiledModule>(module);
     if (!v8Module) return errorStatus(StatusCode::kBadArgument, "module was not compiled by V8");
-    auto instance = std::make_unique<V8Instance>(std::move(v8Module), watchdog_, options, allocator_.get());
+    auto instance =
+        std::make_unique<V8Instance>(std::move(v8Module), watchdog_, options, allocator_.get());
     Status linked = instance->link(hosts);
     if (!linked.isOk()) return linked;
     return std::unique_ptr<WasmInstance>(std::move(instance));
@@ -395,6 +399,8 @@ class V8Engine final : public WasmEngine {
 
 }  // namespace
 
-std::unique_ptr<WasmEngine> createV8Engine() { return std::make_unique<V8Engine>(); }
+std::unique_ptr<WasmEngine> createV8Engine() {
+  return std::make_unique<V8Engine>();
+}
 
 }  // namespace wasmgate::runtime
