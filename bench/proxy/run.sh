@@ -308,11 +308,13 @@ measure() {
 # measure_quiet: measure, done again (at most RETRIES times in the whole script) when other
 # processes took more than OTHERS_MAX percent of the CPUs during the run.
 retries_left=$retries
+disturbed=()  # runs kept although other processes took more than OTHERS_MAX percent
 measure_quiet() {
   while :; do
     measure "$@"
     if ((other_pct <= others_max || retries_left == 0)); then
       other_runs+=" $other_pct"
+      ((other_pct <= others_max)) || disturbed+=("$1 round $r: ${other_pct}%")
       return 0
     fi
     retries_left=$((retries_left - 1))
@@ -341,10 +343,25 @@ verify_run() {
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# paired MODE A-VALUES B-VALUES [N]: per round, A/B (MODE ratio) or (A − B)/N (MODE diff), and
+# the median of those. Comparing within a round cancels what drifts between rounds.
+paired() {
+  awk -v mode="$1" -v A="$2" -v B="$3" -v n="${4:-1}" 'BEGIN {
+    k = split(A, a, " "); split(B, b, " ")
+    for (i = 1; i <= k; i++) {
+      x = (mode == "ratio") ? (b[i] > 0 ? a[i] / b[i] : 0) : (a[i] - b[i]) / n
+      for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]
+      v[j + 1] = x
+    }
+    m = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+    printf "%.2f", m }'
+}
+
 # --- 1 and 2: throughput -------------------------------------------------------------------------
 
-throughput_cmd="${on_client_cpu[*]} wrk -t$threads -c$conns -d${duration}s http://127.0.0.1:PORT/"
-latency_cmd="${on_client_cpu[*]} wrk -t1 -c1 -d${lat_duration}s --latency http://127.0.0.1:PORT/"
+client_prefix=${on_client_cpu[*]:+${on_client_cpu[*]} }
+throughput_cmd="${client_prefix}wrk -t$threads -c$conns -d${duration}s http://127.0.0.1:PORT/"
+latency_cmd="${client_prefix}wrk -t1 -c1 -d${lat_duration}s --latency http://127.0.0.1:PORT/"
 echo "== throughput: $throughput_cmd (after a ${warmup}s warm-up), $rounds rounds"
 declare -A rps_runs cpu_runs
 for ((r = 1; r <= rounds; r++)); do
@@ -361,15 +378,14 @@ for name in nginx wg0 wg1; do
   # shellcheck disable=SC2086
   rps_med[$name]=$(median ${rps_runs[$name]}) cpu_med[$name]=$(median ${cpu_runs[$name]})
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-ratio_wg_nginx=$(ratio "${rps_med[wg0]}" "${rps_med[nginx]}")
-ratio_plugin=$(ratio "${rps_med[wg1]}" "${rps_med[wg0]}")
+ratio_wg_nginx=$(paired ratio "${rps_runs[wg0]}" "${rps_runs[nginx]}")
+ratio_plugin=$(paired ratio "${rps_runs[wg1]}" "${rps_runs[wg0]}")
 printf '   median: nginx %.0f, wasmgate %.0f, wasmgate+add_header %.0f req/s\n' \
   "${rps_med[nginx]}" "${rps_med[wg0]}" "${rps_med[wg1]}"
 echo "   wasmgate / nginx = $ratio_wg_nginx (goal >= 1.0); add_header / no plugin = $ratio_plugin (goal >= 0.95)"
 # The same ratios from CPU time per request (less sensitive to other load on the machine)
-cpu_ratio_wg_nginx=$(ratio "${cpu_med[nginx]}" "${cpu_med[wg0]}")
-cpu_ratio_plugin=$(ratio "${cpu_med[wg0]}" "${cpu_med[wg1]}")
+cpu_ratio_wg_nginx=$(paired ratio "${cpu_runs[nginx]}" "${cpu_runs[wg0]}")
+cpu_ratio_plugin=$(paired ratio "${cpu_runs[wg0]}" "${cpu_runs[wg1]}")
 printf '   median CPU/request: nginx %s, wasmgate %s, wasmgate+add_header %s us\n' \
   "${cpu_med[nginx]}" "${cpu_med[wg0]}" "${cpu_med[wg1]}"
 echo "   by CPU/request: nginx / wasmgate = $cpu_ratio_wg_nginx; no plugin / add_header = $cpu_ratio_plugin"
@@ -396,27 +412,27 @@ for key in nginx 0 1 10; do
   # shellcheck disable=SC2086
   lat_cpu_med[$key]=$(median ${lat_cpu_runs[$key]})
 done
-spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f", hi - lo }'; }
-declare -A p50_spread
-for key in nginx 0 1 10; do
-  # shellcheck disable=SC2086
-  p50_spread[$key]=$(spread ${p50_runs[$key]})
-done
-per_plugin() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f", (a - b) / n }'; }
-p50_per1=$(per_plugin "${p50_med[1]}" "${p50_med[0]}" 1)
-p50_per10=$(per_plugin "${p50_med[10]}" "${p50_med[0]}" 10)
-p99_per1=$(per_plugin "${p99_med[1]}" "${p99_med[0]}" 1)
-p99_per10=$(per_plugin "${p99_med[10]}" "${p99_med[0]}" 10)
+# each_round A-VALUES B-VALUES N: (A − B)/N per round, comma-separated
+each_round() {
+  awk -v A="$1" -v B="$2" -v n="$3" 'BEGIN {
+    k = split(A, a, " "); split(B, b, " ")
+    for (i = 1; i <= k; i++) printf "%s%.1f", (i > 1 ? ", " : ""), (a[i] - b[i]) / n }'
+}
+p50_rounds1=$(each_round "${p50_runs[1]}" "${p50_runs[0]}" 1)
+p50_rounds10=$(each_round "${p50_runs[10]}" "${p50_runs[0]}" 10)
+p50_per1=$(paired diff "${p50_runs[1]}" "${p50_runs[0]}" 1)
+p50_per10=$(paired diff "${p50_runs[10]}" "${p50_runs[0]}" 10)
+p99_per1=$(paired diff "${p99_runs[1]}" "${p99_runs[0]}" 1)
+p99_per10=$(paired diff "${p99_runs[10]}" "${p99_runs[0]}" 10)
 for key in nginx 0 1 10; do
   label=$key; [[ $key == nginx ]] || label="$key plugins"
-  echo "   median, $label: p50 ${p50_med[$key]} us, p99 ${p99_med[$key]} us"
+  echo "   median, $label: p50 ${p50_med[$key]} us, p99 ${p99_med[$key]} us, ${lat_cpu_med[$key]} us CPU/request"
 done
 echo "   added p50 per plugin: $p50_per1 us (1 plugin), $p50_per10 us (10 plugins) (goal < 2 us)"
-echo "   p50 spread across rounds (max - min): nginx ${p50_spread[nginx]}, 0 plugins ${p50_spread[0]}," \
-  "1 plugin ${p50_spread[1]}, 10 plugins ${p50_spread[10]} us"
+echo "   per round: $p50_rounds1 us (1 plugin); $p50_rounds10 us (10 plugins)"
 echo "   added p99 per plugin: $p99_per1 us (1 plugin), $p99_per10 us (10 plugins)"
-cpu_per1=$(per_plugin "${lat_cpu_med[1]}" "${lat_cpu_med[0]}" 1)
-cpu_per10=$(per_plugin "${lat_cpu_med[10]}" "${lat_cpu_med[0]}" 10)
+cpu_per1=$(paired diff "${lat_cpu_runs[1]}" "${lat_cpu_runs[0]}" 1)
+cpu_per10=$(paired diff "${lat_cpu_runs[10]}" "${lat_cpu_runs[0]}" 10)
 echo "   added CPU/request per plugin: $cpu_per1 us (1 plugin), $cpu_per10 us (10 plugins)"
 
 # --- 4: memory -----------------------------------------------------------------------------------
@@ -454,7 +470,7 @@ latency_goal() {
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- src 2>/dev/null || commit+=" (src/ modified)"
+[[ -z $(git -C "$root" status --porcelain -- src 2>/dev/null) ]] || commit+=" (src/ has uncommitted changes)"
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 pinning="wasmgate and the nginx proxy on CPU $proxy_cpu; wrk and the upstream nginx on CPU $client_cpu"
 [[ $pin == 1 ]] || pinning="none"
@@ -471,7 +487,8 @@ $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk --version 2>&1 | head -1 | 
 $(nproc) CPUs ($cpu), pinning: $pinning. Upstream: nginx, 1 worker, \`return 200 "hello\n"\`.
 Load average ${load_start// /, } at the start, ${load_end// /, } at the end; other processes took
 ${other_med}% of the CPUs during the median measured run, ${other_max}% at most
-($((retries - retries_left)) of them repeated for that). Medians of $rounds rounds.
+($((retries - retries_left)) of them repeated for that). Medians of $rounds rounds; ratios and differences are
+taken within each round, then their median.
 
 | # | measurement | result | goal |
 |---|-------------|-------:|------|
@@ -486,9 +503,8 @@ ${other_med}% of the CPUs during the median measured run, ${other_max}% at most
 | 3 | latency p50 / p99, 0 plugins | ${p50_med[0]} / ${p99_med[0]} µs | |
 | 3 | latency p50 / p99, 1 plugin | ${p50_med[1]} / ${p99_med[1]} µs | |
 | 3 | latency p50 / p99, 10 plugins | ${p50_med[10]} / ${p99_med[10]} µs | |
-| 3 | p50 spread across rounds (max − min), nginx / 0 / 1 / 10 plugins | ${p50_spread[nginx]} / ${p50_spread[0]} / ${p50_spread[1]} / ${p50_spread[10]} µs | |
-| 3 | added p50 per plugin, (p50(1) − p50(0)) / 1 | **$p50_per1 µs** | $(latency_goal "$p50_per1") |
-| 3 | added p50 per plugin, (p50(10) − p50(0)) / 10 | **$p50_per10 µs** | $(latency_goal "$p50_per10") |
+| 3 | added p50 per plugin, (p50(1) − p50(0)) / 1 (rounds: $p50_rounds1) | **$p50_per1 µs** | $(latency_goal "$p50_per1") |
+| 3 | added p50 per plugin, (p50(10) − p50(0)) / 10 (rounds: $p50_rounds10) | **$p50_per10 µs** | $(latency_goal "$p50_per10") |
 | 3 | added CPU/request per plugin, 1 / 10 plugins (at -c1) | $cpu_per1 / $cpu_per10 µs | |
 | 4 | VmRSS, 2 workers, 0 plugins, after warm-up | $(mib "${rss[0]}") | |
 | 4 | VmRSS, 2 workers, 10 plugins, after warm-up | $(mib "${rss[10]}") | |
@@ -500,6 +516,12 @@ user + system time (all threads or processes) over the measured run divided by t
 completed. Memory: VmRSS from /proc/PID/status after \`wrk -t$threads -c$conns -d${mem_warmup}s\`.
 EOF
 )
+if ((${#disturbed[@]})); then
+  list=$(printf '%s, ' "${disturbed[@]}")
+  summary+=$'\n\n'"**Disturbed:** ${#disturbed[@]} of the runs kept had other processes above ${others_max}% of"
+  summary+=" the CPUs (${list%, }; no repeats left). Their req/s, ratios of req/s and p99 are not"
+  summary+=" reliable; CPU/request is much less affected. Run again on a quiet machine."
+fi
 if ((${#anomalies[@]})); then
   summary+=$'\n\nAnomalies:\n'
   for a in "${anomalies[@]}"; do summary+="- $a"$'\n'; done
