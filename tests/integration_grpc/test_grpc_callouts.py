@@ -44,7 +44,10 @@ except ImportError as error:
     sys.exit(77)
 
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import grpc_server  # noqa: E402
+import harness  # noqa: E402  (the integration suite's helpers, shared)
+from harness import free_port  # noqa: E402
 
 PROBE_SERVICE = grpc_server.PROBE_SERVICE
 
@@ -58,21 +61,8 @@ GRPC_INTERNAL, GRPC_UNAVAILABLE = 13, 14
 # helpers
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
 def wait_for(predicate, timeout, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+    return harness.wait_for(predicate, timeout, interval=interval, what=what)
 
 
 def latin1(text):
