@@ -133,6 +133,8 @@ void BM_OnRequestHeaders(benchmark::State& state) {
     (void)s.vm->onRequestHeaders(s.context, kRequestHeaderCount, false);
     headers.resize(kRequestHeaderCount);
   }
+  std::optional<runtime::CallBatch> batch;
+  if (state.range(1) != 0) batch.emplace();
   for (auto _ : state) {
     auto status = s.vm->onRequestHeaders(s.context, kRequestHeaderCount, false);
     if (!status.isOk() || headers.size() != kRequestHeaderCount + 1) {
@@ -141,7 +143,11 @@ void BM_OnRequestHeaders(benchmark::State& state) {
     headers.resize(kRequestHeaderCount);
   }
 }
-BENCHMARK(BM_OnRequestHeaders)->ArgName("deadline_ms")->Arg(1000)->Arg(0);
+BENCHMARK(BM_OnRequestHeaders)
+    ->ArgNames({"deadline_ms", "batched"})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Args({0, 1});
 
 // The C++ SDK's add_header example through a whole stream: createStream, onRequestHeaders,
 // onResponseHeaders, endStream (on_done, on_log, on_delete). It adds one request and one
@@ -177,11 +183,18 @@ void BM_SdkAddHeaderLifecycle(benchmark::State& state) {
   for (int i = 0; i < 5000; ++i) {
     if (Status st = lifecycle(); !st.isOk()) return state.SkipWithError(st.toString().c_str());
   }
+  // batched:1 runs as a worker's loop turn does, inside a CallBatch: the VM is locked once.
+  std::optional<runtime::CallBatch> batch;
+  if (state.range(1) != 0) batch.emplace();
   for (auto _ : state) {
     if (Status st = lifecycle(); !st.isOk()) return state.SkipWithError(st.toString().c_str());
   }
 }
-BENCHMARK(BM_SdkAddHeaderLifecycle)->ArgName("deadline_ms")->Arg(1000)->Arg(0);
+BENCHMARK(BM_SdkAddHeaderLifecycle)
+    ->ArgNames({"deadline_ms", "batched"})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Args({0, 1});
 
 }  // namespace
 }  // namespace wasmgate::bench

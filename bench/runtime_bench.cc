@@ -59,6 +59,9 @@ void BM_RuntimeCall(benchmark::State& state) {
   uint64_t arg = 0, result = 0;
   for (int i = 0; i < 20000; ++i)
     (void)instance->call(*fn, std::span(&arg, 1), &result);  // tier-up
+  // batched:1 calls as an event loop turn does, inside a CallBatch: the lock is taken once.
+  std::optional<runtime::CallBatch> batch;
+  if (state.range(1) != 0) batch.emplace();
   for (auto _ : state) {
     ++arg;
     Status status = instance->call(*fn, std::span(&arg, 1), &result);
@@ -66,7 +69,12 @@ void BM_RuntimeCall(benchmark::State& state) {
     benchmark::DoNotOptimize(result);
   }
 }
-BENCHMARK(BM_RuntimeCall)->ArgName("deadline_ms")->Arg(0)->Arg(1000);
+BENCHMARK(BM_RuntimeCall)
+    ->ArgNames({"deadline_ms", "batched"})
+    ->Args({0, 0})
+    ->Args({1000, 0})
+    ->Args({0, 1})
+    ->Args({1000, 1});
 
 // One call of env.host_inc from the guest: the guest loops kHostcallsPerCall times per entry.
 void BM_RuntimeHostcall(benchmark::State& state) {

@@ -2,6 +2,10 @@
 
 #include <event2/thread.h>
 
+#include <optional>
+
+#include "runtime/wasm_vm.h"
+
 namespace wasmgate::proxy {
 namespace {
 
@@ -18,7 +22,7 @@ timeval toTimeval(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-EventLoop::EventLoop() : base_(newBase()) {
+EventLoop::EventLoop(VmLocking vmLocking) : base_(newBase()), vmLocking_(vmLocking) {
   wake_ = event_new(base_, -1, EV_PERSIST, &EventLoop::onWake, this);
   event_add(wake_, nullptr);  // stays pending so the loop never runs out of events
 }
@@ -30,11 +34,18 @@ EventLoop::~EventLoop() {
 }
 
 void EventLoop::run() {
-  event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+  while (!stopping_.load(std::memory_order_acquire)) {
+    // One turn: wait for events, run their callbacks. With kPerTurn, plugin VMs called during the
+    // turn stay locked by this thread until it ends, so each pays for its lock once per turn.
+    std::optional<runtime::CallBatch> batch;
+    if (vmLocking_ == VmLocking::kPerTurn) batch.emplace();
+    event_base_loop(base_, EVLOOP_ONCE);
+  }
 }
 
 void EventLoop::stop() {
-  event_base_loopbreak(base_);
+  stopping_.store(true, std::memory_order_release);
+  event_active(wake_, EV_READ, 0);  // ends the turn the loop may be blocked in
 }
 
 void EventLoop::post(std::function<void()> task) {

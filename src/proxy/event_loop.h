@@ -3,6 +3,7 @@
 
 #include <event2/event.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -19,7 +20,12 @@ class Deletable {
 
 class EventLoop {
  public:
-  EventLoop();
+  // How the loop's thread locks the plugin VMs it calls. kPerTurn (worker loops) keeps each VM
+  // locked from its first call in a loop turn to the end of the turn (runtime::CallBatch); only a
+  // loop whose tasks never wait on another thread may use it, or the two could wait on each other.
+  enum class VmLocking { kPerCall, kPerTurn };
+
+  explicit EventLoop(VmLocking vmLocking = VmLocking::kPerCall);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -38,7 +44,9 @@ class EventLoop {
  private:
   static void onWake(evutil_socket_t, short, void* self);
   event_base* base_;
+  VmLocking vmLocking_;
   event* wake_;
+  std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::vector<std::function<void()>> tasks_;
   std::vector<std::unique_ptr<Deletable>> toDelete_;  // loop thread only

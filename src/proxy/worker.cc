@@ -87,6 +87,7 @@ Worker::Worker(size_t index, const ServerConfig& config,
     : index_(index),
       config_(config),
       listenerStats_(listenerStats),
+      loop_(EventLoop::VmLocking::kPerTurn),
       chain_(std::make_shared<WorkerChain>()) {
   for (const ClusterConfig& c : config_.clusters)
     clusters_[c.name] = std::make_unique<Cluster>(loop_, c);

@@ -1,6 +1,50 @@
 #include "runtime/wasm_vm.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace wasmgate::runtime {
+namespace {
+
+struct OpenBatch {
+  bool open = false;
+  // In the order taken; released in reverse.
+  std::vector<std::pair<const void*, std::unique_ptr<CallBatch::HeldLock>>> held;
+};
+
+OpenBatch& thisThreadsBatch() {
+  thread_local OpenBatch batch;
+  return batch;
+}
+
+}  // namespace
+
+CallBatch::CallBatch() : outermost_(!thisThreadsBatch().open) {
+  thisThreadsBatch().open = true;
+}
+
+CallBatch::~CallBatch() {
+  if (!outermost_) return;
+  OpenBatch& batch = thisThreadsBatch();
+  while (!batch.held.empty()) batch.held.pop_back();
+  batch.open = false;
+}
+
+bool CallBatch::isOpen() {
+  return thisThreadsBatch().open;
+}
+
+void CallBatch::hold(const void* owner, std::unique_ptr<HeldLock> lock) {
+  thisThreadsBatch().held.emplace_back(owner, std::move(lock));
+}
+
+void CallBatch::releaseEarly(const void* owner) {
+  auto& held = thisThreadsBatch().held;
+  if (std::none_of(held.begin(), held.end(), [owner](const auto& h) { return h.first == owner; })) {
+    return;
+  }
+  while (!held.empty()) held.pop_back();
+}
 
 const HostFunction* HostFunctionTable::find(std::string_view module, std::string_view name) const {
   for (const auto& fn : functions_) {

@@ -1,6 +1,14 @@
 #include "runtime/watchdog.h"
 
+#include <time.h>
+
 namespace wasmgate::runtime {
+
+CoarseMonotonicClock::time_point CoarseMonotonicClock::now() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 void Watchdog::Slot::arm(Clock::time_point deadline) {
   state_.store(std::max<int64_t>(1, deadline.time_since_epoch().count()),

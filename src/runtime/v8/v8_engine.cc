@@ -50,6 +50,18 @@ struct ImportBinding {
   const HostFunction* host;
 };
 
+// What a call batch keeps between calls (see CallBatch): the isolate locked by this thread, and
+// entered, so that a call's own Locker and Isolate::Scope find both done (a re-entry is a counter
+// increment; a first entry takes a mutex and sets thread-locals).
+class BatchLocker final : public CallBatch::HeldLock {
+ public:
+  explicit BatchLocker(v8::Isolate* isolate) : locker_(isolate), entered_(isolate) {}
+
+ private:
+  v8::Locker locker_;
+  v8::Isolate::Scope entered_;
+};
+
 class V8Instance final : public WasmInstance {
  public:
   V8Instance(std::shared_ptr<const V8CompiledModule> module, Watchdog& watchdog,
@@ -58,11 +70,15 @@ class V8Instance final : public WasmInstance {
     v8::Isolate::CreateParams params;
     params.array_buffer_allocator = allocator;
     isolate_ = v8::Isolate::New(params);
+    // Guests run no promises; with the default policy every outermost call would end in a
+    // microtask checkpoint.
+    isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
     v8::Isolate* isolate = isolate_;
     watchSlot_ = watchdog_.addSlot([isolate] { isolate->TerminateExecution(); });
   }
 
   ~V8Instance() override {
+    CallBatch::releaseEarly(this);
     watchdog_.removeSlot(watchSlot_);
     {
       v8::Locker locker(isolate_);
@@ -288,18 +304,20 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
     return errorStatus(StatusCode::kBadArgument, "wrong argument count");
   }
   if (callDepth_ > 0) return callEntered(fn, type, args, result);  // from a host function: entered
-  v8::Locker locker(isolate_);
+  if (CallBatch::isOpen() && !v8::Locker::IsLocked(isolate_)) {
+    CallBatch::hold(this, std::make_unique<BatchLocker>(isolate_));
+  }
+  v8::Locker locker(isolate_);  // nested in the batch's, it costs a thread-id check
   v8::Isolate::Scope isolateScope(isolate_);
-  v8::HandleScope handles(isolate_);
-  v8::Context::Scope contextScope(context_.Get(isolate_));
   return callEntered(fn, type, args, result);
 }
 
-// The call itself, with the isolate locked and entered and the context entered on this thread.
+// The call itself, with the isolate locked and entered on this thread. Function::Call enters the
+// context for the duration of the call.
 Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
                                std::span<const uint64_t> args, uint64_t* result) {
   v8::HandleScope handles(isolate_);
-  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
+  v8::Local<v8::Context> context = context_.Get(isolate_);
   v8::TryCatch tryCatch(isolate_);
 
   v8::Local<v8::Value> argv[16];
@@ -315,7 +333,7 @@ Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
   bool watched = outermost && options_.callDeadline.count() > 0;
   if (watched) watchSlot_->arm(Watchdog::Clock::now() + options_.callDeadline);
   v8::MaybeLocal<v8::Value> returned = exportFunctions_[fn].Get(isolate_)->Call(
-      context, context->Global(), static_cast<int>(args.size()), argv);
+      context, v8::Undefined(isolate_), static_cast<int>(args.size()), argv);
   bool deadlineFired = watched && watchSlot_->disarm();
   --callDepth_;
   invalidateMemory();
@@ -323,6 +341,7 @@ Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
   v8::Local<v8::Value> value;
   if (!returned.ToLocal(&value)) {
     if (!outermost && tryCatch.HasTerminated()) tryCatch.ReThrow();  // let the outer call report it
+    v8::Context::Scope contextScope(context);  // to turn the exception into text
     return failureFromException(tryCatch, deadlineFired);
   }
   if (deadlineFired) isolate_->CancelTerminateExecution();  // fired just as the call returned

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <thread>
 
 namespace wasmgate::runtime {
@@ -202,6 +203,74 @@ TEST_F(V8EngineTest, OneCompiledModuleServesInstancesOnManyThreads) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(correct.load(), 4000);
+}
+
+TEST_F(V8EngineTest, CallBatchKeepsInstancesUsableInAndAfterTheBatch) {
+  auto first = instantiate();
+  auto second = instantiate();
+  ASSERT_TRUE(first && second);
+  {
+    CallBatch batch;
+    CallBatch inner;  // nested: a no-op
+    for (uint64_t i = 0; i < 100; ++i) {
+      EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {i, 1}), i + 1);
+      EXPECT_EQ(*callExport(*second, "via_host", {{ValType::kI32}, {ValType::kI32}}, {i}), i + 100);
+    }
+    auto trapped = callExport(*first, "unreachable", kVoid, {});
+    EXPECT_EQ(trapped.status().code(), StatusCode::kTrap);
+    EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {2, 3}), 5u);
+  }
+  EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {4, 4}), 8u);
+  EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {5, 5}), 10u);
+}
+
+TEST_F(V8EngineTest, InstanceHeldByABatchWaitsForItBeforeServingAnotherThread) {
+  auto vm = instantiate();
+  ASSERT_TRUE(vm);
+  std::atomic<bool> batchOpen{false}, otherCalled{false};
+  std::optional<CallBatch> batch;
+  batch.emplace();
+  ASSERT_EQ(*callExport(*vm, "add", kI32x2ToI32, {1, 1}), 2u);  // now held by this thread
+  std::thread other([&] {
+    auto r = callExport(*vm, "add", kI32x2ToI32, {20, 22});
+    EXPECT_FALSE(batchOpen.load()) << "ran while the batch still held the instance";
+    EXPECT_EQ(*r, 42u);
+    otherCalled = true;
+  });
+  batchOpen = true;
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(otherCalled.load());
+  batchOpen = false;
+  batch.reset();
+  other.join();
+  EXPECT_TRUE(otherCalled.load());
+}
+
+TEST_F(V8EngineTest, InstanceDestroyedInsideTheBatchHoldingItLeavesTheOthersWorking) {
+  auto first = instantiate();
+  auto second = instantiate();
+  auto third = instantiate();
+  ASSERT_TRUE(first && second && third);
+  CallBatch batch;
+  EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {1, 2}), 3u);
+  EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {3, 4}), 7u);
+  EXPECT_EQ(*callExport(*third, "add", kI32x2ToI32, {5, 6}), 11u);
+  second.reset();  // taken in the middle of the batch's holdings
+  EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {7, 8}), 15u);
+  EXPECT_EQ(*callExport(*third, "via_host", {{ValType::kI32}, {ValType::kI32}}, {1}), 101u);
+  first.reset();
+  EXPECT_EQ(*callExport(*third, "add", kI32x2ToI32, {9, 9}), 18u);
+}
+
+TEST_F(V8EngineTest, DeadlineFiresInsideABatch) {
+  auto vm = instantiate({}, InstanceOptions{50ms});
+  ASSERT_TRUE(vm);
+  CallBatch batch;
+  EXPECT_EQ(*callExport(*vm, "add", kI32x2ToI32, {1, 1}), 2u);
+  auto spun = callExport(*vm, "spin", kVoid, {});
+  ASSERT_FALSE(spun.isOk());
+  EXPECT_EQ(spun.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(*callExport(*vm, "add", kI32x2ToI32, {2, 2}), 4u);
 }
 
 }  // namespace
