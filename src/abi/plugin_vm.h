@@ -11,6 +11,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "abi/abi_types.h"
@@ -236,7 +237,7 @@ class PluginVm {
   std::unique_ptr<runtime::WasmInstance> instance_;
   std::array<std::optional<runtime::FunctionHandle>, static_cast<size_t>(Callback::kCount)>
       exports_;
-  std::map<uint32_t, Context> contexts_;
+  std::unordered_map<uint32_t, Context> contexts_;  // node-based: pointers to values stay valid
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;
   uint32_t effectiveContextId_ = 0;

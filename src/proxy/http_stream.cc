@@ -64,13 +64,14 @@ struct HttpStream::Slot final : abi::StreamHost {
 HttpStream::HttpStream(Worker& worker, const ListenerConfig& listener, DownstreamSink& sink,
                        std::shared_ptr<WorkerChain> chain)
     : worker_(worker), listener_(listener), sink_(sink), chain_(std::move(chain)) {
+  slots_.reserve(chain_->http.size());  // never reallocated: VMs keep pointers to the slots
   for (size_t i = 0; i < chain_->http.size(); ++i) {
     const PluginConfig& config = chain_->http[i]->plugin().config;
     if (!config.matchPorts.empty() && std::find(config.matchPorts.begin(), config.matchPorts.end(),
                                                 listener.address.port) == config.matchPorts.end()) {
       continue;
     }
-    slots_.push_back(std::make_unique<Slot>(*this, slots_.size(), *chain_->http[i]));
+    slots_.emplace_back(*this, slots_.size(), *chain_->http[i]);
   }
 }
 
@@ -82,7 +83,7 @@ size_t HttpStream::slotIndex(Dir dir, size_t position) const {
 
 template <typename R, typename F>
 std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
-  Slot& slot = *slots_[index];
+  Slot& slot = slots_[index];
   if (slot.skipped) return std::nullopt;
   WorkerPlugin& plugin = slot.plugin;
   PluginStats& stats = plugin.plugin().stats;
@@ -118,12 +119,18 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
   if (config.logOnly) before = data_;
   inChain_ = true;
   resumeRequested_.reset();
-  auto started = std::chrono::steady_clock::now();
+  bool timed =
+      stats.callbacks.fetch_add(1, std::memory_order_relaxed) % PluginStats::kTimedEvery == 0;
+  auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   auto result = callback(*vm, slot.context);
-  stats.callbackNanos += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                   std::chrono::steady_clock::now() - started)
-                                                   .count());
-  ++stats.callbacks;
+  if (timed) {
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    stats.callbackNanos.fetch_add(
+        PluginStats::kTimedEvery *
+            static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
+        std::memory_order_relaxed);
+  }
   inChain_ = false;
   if (!result.isOk()) {
     plugin.onVmFailure(result.status());
@@ -411,8 +418,8 @@ void HttpStream::localResponseFromPlugin(size_t slot, abi::LocalResponse respons
     if (!pendingLocal_) pendingLocal_ = std::move(response);
     return;
   }
-  if (ended() || slots_[slot]->plugin.plugin().config.logOnly) return;
-  ++slots_[slot]->plugin.plugin().stats.localResponses;
+  if (ended() || slots_[slot].plugin.plugin().config.logOnly) return;
+  ++slots_[slot].plugin.plugin().stats.localResponses;
   sendLocalReply(response.status, std::move(response.body), std::move(response.headers),
                  response.details.empty() ? "wasm_local_response" : response.details);
 }
@@ -503,11 +510,10 @@ void HttpStream::end() {
   bool wasReset = reset_;
   complete_ = true;
   if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
-  for (auto& slot : slots_) {
-    if (!slot->vm || slot->vmGeneration != slot->plugin.generation() || !slot->plugin.vm())
-      continue;
-    Status ended = slot->vm->endStream(slot->context);
-    if (!ended.isOk()) slot->plugin.onVmFailure(ended);
+  for (Slot& slot : slots_) {
+    if (!slot.vm || slot.vmGeneration != slot.plugin.generation() || !slot.plugin.vm()) continue;
+    Status ended = slot.vm->endStream(slot.context);
+    if (!ended.isOk()) slot.plugin.onVmFailure(ended);
   }
   if (!wasReset) sink_.onStreamComplete(currentStatus());
 }

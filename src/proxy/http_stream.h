@@ -99,7 +99,7 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
   const ListenerConfig& listener_;
   DownstreamSink& sink_;
   std::shared_ptr<WorkerChain> chain_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot> slots_;  // reserved once: elements never move
   abi::StreamData data_;
   DirState request_;
   DirState response_;

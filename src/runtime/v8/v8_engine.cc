@@ -163,13 +163,17 @@ void hostTrampoline(const v8::FunctionCallbackInfo<v8::Value>& info) {
     manyArgs.resize(type.params.size());
     argv = manyArgs.data();
   }
-  v8::Local<v8::Context> context = info.GetIsolate()->GetCurrentContext();
   for (size_t i = 0; i < type.params.size(); ++i) {
+    v8::Local<v8::Value> arg = info[static_cast<int>(i)];
     if (type.params[i] == ValType::kI64) {
       v8::Local<v8::BigInt> big;
-      if (info[static_cast<int>(i)]->ToBigInt(context).ToLocal(&big)) argv[i] = big->Uint64Value();
+      if (arg->ToBigInt(info.GetIsolate()->GetCurrentContext()).ToLocal(&big)) {
+        argv[i] = big->Uint64Value();
+      }
+    } else if (arg->IsInt32()) {  // what the wasm-to-JS wrapper passes for an i32: no conversion
+      argv[i] = static_cast<uint32_t>(arg.As<v8::Int32>()->Value());
     } else {
-      argv[i] = info[static_cast<int>(i)]->Uint32Value(context).FromMaybe(0);
+      argv[i] = arg->Uint32Value(info.GetIsolate()->GetCurrentContext()).FromMaybe(0);
     }
   }
   V8Instance* instance = binding->instance;
@@ -269,12 +273,16 @@ void V8Instance::refreshMemory() {
   memoryBase_ = nullptr;
   memorySize_ = 0;
   if (memory_.IsEmpty()) return;
+  auto read = [this] {
+    v8::HandleScope handles(isolate_);
+    v8::Local<v8::ArrayBuffer> buffer = memory_.Get(isolate_)->Buffer();
+    memoryBase_ = static_cast<uint8_t*>(buffer->Data());
+    memorySize_ = buffer->ByteLength();
+  };
+  if (callDepth_ > 0) return read();  // from a host function: locked and entered already
   v8::Locker locker(isolate_);
   v8::Isolate::Scope isolateScope(isolate_);
-  v8::HandleScope handles(isolate_);
-  v8::Local<v8::ArrayBuffer> buffer = memory_.Get(isolate_)->Buffer();
-  memoryBase_ = static_cast<uint8_t*>(buffer->Data());
-  memorySize_ = buffer->ByteLength();
+  read();
 }
 
 Status V8Instance::failureFromException(v8::TryCatch& tryCatch, bool deadlineFired) {
