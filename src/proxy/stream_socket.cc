@@ -1,0 +1,284 @@
+#include "proxy/stream_socket.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "proxy/limits.h"
+
+namespace wasmgate::proxy {
+namespace {
+
+// Read sizes a little under a power of two, so that the evbuffer chain holding them (its header
+// included) is allocated at exactly that power of two. The first read of a wake-up is small
+// unless the previous wake-up brought more; further reads of the same wake-up are large.
+constexpr size_t kSmallReadBytes = 4 * 1024 - 128;
+constexpr size_t kLargeReadBytes = 64 * 1024 - 128;
+// Buffers in one writev; output holds a few dozen chains at most.
+constexpr int kMaxWriteVecs = 64;
+
+bool wouldBlock(int error) {
+  return error == EAGAIN || error == EWOULDBLOCK;
+}
+
+}  // namespace
+
+StreamSocket::StreamSocket(EventLoop& loop, Handler& handler, evutil_socket_t connectedFd)
+    : StreamSocket(loop, handler) {
+  fd_ = connectedFd;
+  state_ = State::kOpen;
+  watch();
+}
+
+StreamSocket::StreamSocket(EventLoop& loop, Handler& handler)
+    : loop_(loop), handler_(handler), input_(evbuffer_new()), output_(evbuffer_new()) {}
+
+StreamSocket::~StreamSocket() {
+  event_.reset();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool StreamSocket::connect(const SocketAddress& endpoint, milliseconds timeout) {
+  if (state_ != State::kIdle) return false;
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port)
+                                                    : endpoint.toString();
+  if (evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&address), &length) !=
+      0) {
+    return false;
+  }
+  fd_ = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return false;
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  state_ = State::kConnecting;
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), static_cast<socklen_t>(length)) != 0 &&
+      errno != EINPROGRESS) {
+    connectErrno_ = errno;
+  }
+  watch();
+  if (connectErrno_ != 0) {
+    event_active(event_.get(), EV_WRITE, 0);  // reported from the loop, like a later failure
+  } else if (timeout.count() > 0) {
+    connectTimer_ = std::make_unique<Timer>(loop_, [this] { fail(SocketError::kConnectTimedOut); });
+    connectTimer_->arm(timeout);
+  }
+  return true;
+}
+
+void StreamSocket::watch() {
+  // Registered once, edge-triggered, both directions: readiness changes never need epoll_ctl.
+  event_.reset(event_new(loop_.base(), fd_, EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET,
+                         &StreamSocket::onEvent, this));
+  event_add(event_.get(), nullptr);
+}
+
+void StreamSocket::onEvent(evutil_socket_t, short what, void* self) {
+  static_cast<StreamSocket*>(self)->handleEvent(what);
+}
+
+void StreamSocket::handleEvent(short what) {
+  if (state_ == State::kConnecting) {
+    // Only the kernel's writability edge (or an immediate failure) ends a connect; a read
+    // activation from resumeReading waits for it.
+    if (!(what & EV_WRITE)) return;
+    finishConnect();
+  }
+  if (state_ != State::kOpen) return;
+  if (writeFailed_) {
+    fail(SocketError::kConnectionFailed);
+    return;
+  }
+  if (what & EV_CLOSED) peerClosed_ = true;
+  if ((what & EV_WRITE) && outputLength() > 0) {
+    if (!writeOutput()) {
+      fail(SocketError::kConnectionFailed);
+      return;
+    }
+    if (outputLength() <= writeLowWatermark_) {
+      handler_.onWritable();
+      if (state_ != State::kOpen) return;
+    }
+  }
+  if ((what & (EV_READ | EV_CLOSED)) && !readPaused_ && !endOfStream_) readAvailable();
+}
+
+void StreamSocket::finishConnect() {
+  int error = connectErrno_;
+  if (error == 0) {
+    socklen_t length = sizeof(error);
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  }
+  if (error != 0) {
+    fail(SocketError::kConnectFailed);
+    return;
+  }
+  state_ = State::kOpen;
+  if (connectTimer_) connectTimer_->cancel();
+  if (outputLength() > 0 && !writeOutput()) {
+    fail(SocketError::kConnectionFailed);
+    return;
+  }
+  handler_.onConnected();
+}
+
+void StreamSocket::readAvailable() {
+  size_t total = 0;
+  bool endOfStream = false;
+  bool failed = false;
+  bool capped = false;
+  for (;;) {
+    if (total >= kMaxSingleReadBytes) {
+      capped = true;
+      break;
+    }
+    size_t want =
+        total == 0 && lastWakeupBytes_ <= kSmallReadBytes ? kSmallReadBytes : kLargeReadBytes;
+    evbuffer_iovec space[2];
+    int count = evbuffer_reserve_space(input_.get(), static_cast<ev_ssize_t>(want), space, 2);
+    if (count <= 0) {
+      failed = true;  // out of memory
+      break;
+    }
+    iovec vecs[2];
+    size_t offered = 0;
+    for (int i = 0; i < count; ++i) {
+      vecs[i] = iovec{space[i].iov_base, space[i].iov_len};
+      offered += space[i].iov_len;
+    }
+    ssize_t got = ::readv(fd_, vecs, count);
+    if (got > 0) {
+      size_t left = static_cast<size_t>(got);
+      for (int i = 0; i < count; ++i) {
+        space[i].iov_len = std::min(space[i].iov_len, left);
+        left -= space[i].iov_len;
+      }
+      evbuffer_commit_space(input_.get(), space, count);
+      total += static_cast<size_t>(got);
+      // Less than asked: nothing more is queued, and new bytes bring a new edge. Unless a FIN
+      // is known to wait: then read on until it shows.
+      if (static_cast<size_t>(got) < offered && !peerClosed_) break;
+      continue;
+    }
+    if (got == 0) {
+      endOfStream = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    failed = !wouldBlock(errno);
+    break;
+  }
+  lastWakeupBytes_ = total;
+  if (total > 0) {
+    handler_.onReadable();
+    if (state_ != State::kOpen) return;
+  }
+  if (failed) {
+    fail(SocketError::kConnectionFailed);
+    return;
+  }
+  if (endOfStream) {
+    if (readPaused_) {
+      peerClosed_ = true;  // read again, and seen, once resumed
+      return;
+    }
+    endOfStream_ = true;
+    handler_.onEndOfStream();
+    return;
+  }
+  // Out of budget for this wake-up, not drained: come back on the next loop turn.
+  if (capped && !readPaused_) event_active(event_.get(), EV_READ, 0);
+}
+
+bool StreamSocket::writeOutput() {
+  while (outputLength() > 0) {
+    evbuffer_iovec chunks[kMaxWriteVecs];
+    int count =
+        std::min(evbuffer_peek(output_.get(), -1, nullptr, chunks, kMaxWriteVecs), kMaxWriteVecs);
+    iovec vecs[kMaxWriteVecs];
+    size_t offered = 0;
+    for (int i = 0; i < count; ++i) {
+      vecs[i] = iovec{chunks[i].iov_base, chunks[i].iov_len};
+      offered += chunks[i].iov_len;
+    }
+    msghdr message{};
+    message.msg_iov = vecs;
+    message.msg_iovlen = static_cast<size_t>(count);
+    ssize_t sent = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return wouldBlock(errno);
+    }
+    evbuffer_drain(output_.get(), static_cast<size_t>(sent));
+    // The kernel took less: it is full, and the EV_WRITE edge comes when it has room.
+    if (static_cast<size_t>(sent) < offered) return true;
+  }
+  return true;
+}
+
+void StreamSocket::write(std::string_view data) {
+  if (state_ == State::kClosed || writeFailed_ || data.empty()) return;
+  if (state_ == State::kOpen && outputLength() == 0) {
+    ssize_t sent;
+    do {
+      sent = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0 && !wouldBlock(errno)) {
+      writeFailed_ = true;
+      event_active(event_.get(), EV_WRITE, 0);  // reported from the loop, not to this caller
+      return;
+    }
+    if (sent > 0) data.remove_prefix(static_cast<size_t>(sent));
+    if (data.empty()) return;
+  }
+  evbuffer_add(output_.get(), data.data(), data.size());
+}
+
+void StreamSocket::flush() {
+  if (state_ != State::kOpen || writeFailed_ || outputLength() == 0) return;
+  if (!writeOutput()) {
+    writeFailed_ = true;
+    event_active(event_.get(), EV_WRITE, 0);
+  }
+}
+
+void StreamSocket::flushSoon() {
+  // Active events queued during a callback run in the same loop turn, right after it.
+  if (state_ == State::kOpen && !writeFailed_ && outputLength() > 0)
+    event_active(event_.get(), EV_WRITE, 0);
+}
+
+void StreamSocket::pauseReading() {
+  readPaused_ = true;
+}
+
+void StreamSocket::resumeReading() {
+  if (!readPaused_) return;
+  readPaused_ = false;
+  // The edge for bytes that came while paused may be spent: look now.
+  if (state_ == State::kOpen && !endOfStream_) event_active(event_.get(), EV_READ, 0);
+}
+
+void StreamSocket::shutdownWrite() {
+  if (state_ == State::kOpen) ::shutdown(fd_, SHUT_WR);
+}
+
+void StreamSocket::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  if (event_) event_del(event_.get());
+  if (connectTimer_) connectTimer_->cancel();
+}
+
+void StreamSocket::fail(SocketError error) {
+  close();
+  handler_.onError(error);
+}
+
+}  // namespace wasmgate::proxy
