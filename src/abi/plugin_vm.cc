@@ -222,7 +222,9 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::load(runtime::WasmEngi
 }
 
 PluginVm::PluginVm(std::shared_ptr<const PluginModule> module, PluginSpec spec, PluginHost& host)
-    : module_(std::move(module)), spec_(std::move(spec)), host_(host) {}
+    : module_(std::move(module)), spec_(std::move(spec)), host_(host) {
+  callForStreams_.fill(true);
+}
 
 PluginVm::~PluginVm() {
   sharedQueues().unregisterOwner(this);
@@ -322,11 +324,36 @@ Status PluginVm::runEntryPoints() {
   return started.status();
 }
 
+Status PluginVm::readSdkStreamCallbacks() {
+  static const runtime::FuncType kMaskType{{}, {runtime::ValType::kI32}};
+  if (!instance_->function(kSdkStreamCallbacksExport, kMaskType)) return Status::ok();
+  Result<uint64_t> mask = callExport(kSdkStreamCallbacksExport, kMaskType, {}, 0, Frame());
+  if (!mask.isOk()) return mask.status();
+  const std::pair<Callback, StreamCallbackBit> bits[] = {
+      {Callback::kOnRequestHeaders, kStreamRequestHeaders},
+      {Callback::kOnRequestBody, kStreamRequestBody},
+      {Callback::kOnRequestTrailers, kStreamRequestTrailers},
+      {Callback::kOnResponseHeaders, kStreamResponseHeaders},
+      {Callback::kOnResponseBody, kStreamResponseBody},
+      {Callback::kOnResponseTrailers, kStreamResponseTrailers},
+      {Callback::kOnDone, kStreamDone},
+      {Callback::kOnLog, kStreamLog},
+      {Callback::kOnNewConnection, kStreamNewConnection},
+      {Callback::kOnDownstreamData, kStreamDownstreamData},
+      {Callback::kOnUpstreamData, kStreamUpstreamData},
+      {Callback::kOnDownstreamConnectionClose, kStreamDownstreamClose},
+      {Callback::kOnUpstreamConnectionClose, kStreamUpstreamClose},
+  };
+  for (auto [cb, bit] : bits) callForStreams_[static_cast<size_t>(cb)] = (*mask & bit) != 0;
+  return Status::ok();
+}
+
 Status PluginVm::start() {
   inStartup_ = true;
   Status entry = runEntryPoints();
   inStartup_ = false;
   WASMGATE_RETURN_IF_ERROR(entry);
+  WASMGATE_RETURN_IF_ERROR(readSdkStreamCallbacks());
   rootContextId_ = nextContextId_++;
   contexts_[rootContextId_] = Context{rootContextId_, 0, nullptr};
   WASMGATE_RETURN_IF_ERROR(
@@ -502,6 +529,11 @@ Result<uint32_t> PluginVm::streamCallback(Callback cb, uint32_t context,
   if (!c || c->isRoot()) {
     return errorStatus(StatusCode::kBadArgument, "no stream context " + std::to_string(context));
   }
+  if (!callForStreams_[static_cast<size_t>(cb)]) {
+    lastLocalResponseSent_ = false;
+    if (failed()) return failure_;
+    return 0u;  // what the SDK's default answers: Continue
+  }
   Result<uint64_t> r = invoke(cb, context, args, 0);
   if (!r.isOk()) return r.status();
   return static_cast<uint32_t>(*r);
@@ -580,8 +612,13 @@ Status PluginVm::onUpstreamConnectionClose(uint32_t context, PeerType peer) {
 Status PluginVm::endStream(uint32_t context) {
   Context* c = findContext(context);
   if (!c || c->isRoot()) return errorStatus(StatusCode::kBadArgument, "no stream context");
-  Status status = invoke(Callback::kOnDone, context, {context}, 1).status();
-  if (status.isOk()) status = invoke(Callback::kOnLog, context, {context}, 0).status();
+  Status status;
+  if (callForStreams_[static_cast<size_t>(Callback::kOnDone)]) {
+    status = invoke(Callback::kOnDone, context, {context}, 1).status();
+  }
+  if (status.isOk() && callForStreams_[static_cast<size_t>(Callback::kOnLog)]) {
+    status = invoke(Callback::kOnLog, context, {context}, 0).status();
+  }
   Status deleted = deleteContext(context);
   return status.isOk() ? deleted : status;
 }

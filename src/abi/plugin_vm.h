@@ -79,6 +79,28 @@ enum class Callback : uint8_t {
 };
 std::string_view callbackName(Callback cb);
 
+// wasmgate's C++ SDK exports `wasmgate_sdk_stream_callbacks() -> i32`: one bit per stream
+// callback, set when some stream class of the plugin overrides the SDK's pass-through default.
+// The host does not call the others on stream contexts: those defaults do nothing and answer
+// Continue, so skipping them changes nothing but the cost. Modules without the export (every
+// other SDK) get every callback. The SDK lists the same bits (sdk/cpp/include/wasmgate/plugin.h).
+inline constexpr std::string_view kSdkStreamCallbacksExport = "wasmgate_sdk_stream_callbacks";
+enum StreamCallbackBit : uint32_t {
+  kStreamRequestHeaders = 1u << 0,
+  kStreamRequestBody = 1u << 1,
+  kStreamRequestTrailers = 1u << 2,
+  kStreamResponseHeaders = 1u << 3,
+  kStreamResponseBody = 1u << 4,
+  kStreamResponseTrailers = 1u << 5,
+  kStreamDone = 1u << 6,
+  kStreamLog = 1u << 7,
+  kStreamNewConnection = 1u << 8,
+  kStreamDownstreamData = 1u << 9,
+  kStreamUpstreamData = 1u << 10,
+  kStreamDownstreamClose = 1u << 11,
+  kStreamUpstreamClose = 1u << 12,
+};
+
 class PluginModule {
  public:
   // Compiles the module, detects its ABI version and checks the exports the host relies on.
@@ -230,6 +252,7 @@ class PluginVm {
                                   std::initializer_list<uint64_t> args);
   void runDeferred();
   Status deleteContext(uint32_t id);
+  Status readSdkStreamCallbacks();
 
   std::shared_ptr<const PluginModule> module_;
   PluginSpec spec_;
@@ -237,6 +260,9 @@ class PluginVm {
   std::unique_ptr<runtime::WasmInstance> instance_;
   std::array<std::optional<runtime::FunctionHandle>, static_cast<size_t>(Callback::kCount)>
       exports_;
+  // Per callback: false when the SDK said no stream class implements it (see
+  // kSdkStreamCallbacksExport); such a callback is not called for stream contexts.
+  std::array<bool, static_cast<size_t>(Callback::kCount)> callForStreams_;
   std::unordered_map<uint32_t, Context> contexts_;  // node-based: pointers to values stay valid
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;

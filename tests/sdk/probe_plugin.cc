@@ -106,12 +106,12 @@ class ProbeRoot : public wasmgate::RootContext {
   }
 
   void startCallouts() {
-    WasmResult r = grpcCall("grpc_cluster", "probe.Service", "Get", {{"x-md", "1"}}, "request",
-                            1000, [](wasmgate::GrpcCallResponse& response) {
-                              probe("grpc call status={} message_nonempty={}",
-                                    static_cast<int32_t>(response.status),
-                                    !response.status_message.empty());
-                            });
+    WasmResult r =
+        grpcCall("grpc_cluster", "probe.Service", "Get", {{"x-md", "1"}}, "request", 1000,
+                 [](wasmgate::GrpcCallResponse& response) {
+                   probe("grpc call status={} message_nonempty={}",
+                         static_cast<int32_t>(response.status), !response.status_message.empty());
+                 });
     probe("grpc call dispatched={}", wasmgate::toString(r));
     wasmgate::GrpcStreamHandlers handlers;
     handlers.on_close = [](uint32_t, wasmgate::GrpcStatus status, std::string_view) {
@@ -148,21 +148,21 @@ class ProbeHttp : public wasmgate::HttpContext {
           wasmgate::getProperty<std::string>({"probe_value"}).value_or("missing"));
     probe("missing header={}", wasmgate::getRequestHeader("x-not-there").has_value());
     int64_t seen = 0;
-    wasmgate::updateSharedData("probe_requests",
-                               [&](std::optional<std::string_view> old) -> std::optional<std::string> {
-                                 seen = old ? static_cast<int64_t>(old->size()) + 1 : 1;
-                                 return std::string(static_cast<size_t>(seen), '#');
-                               });
+    wasmgate::updateSharedData(
+        "probe_requests", [&](std::optional<std::string_view> old) -> std::optional<std::string> {
+          seen = old ? static_cast<int64_t>(old->size()) + 1 : 1;
+          return std::string(static_cast<size_t>(seen), '#');
+        });
     probe("requests seen={}", seen);
     // A gRPC callout from the stream: run-plugin fails it at once; the callback runs with
     // this stream effective again and resumes the request.
-    const WasmResult r = grpcCall("grpc_cluster", "probe.Service", "Check", {}, "", 1000,
-                                  [](wasmgate::GrpcCallResponse& response) {
-                                    wasmgate::addRequestHeader(
-                                        "x-grpc-status",
-                                        wasmgate::format("{}", static_cast<int32_t>(response.status)));
-                                    wasmgate::continueRequest();
-                                  });
+    const WasmResult r = grpcCall(
+        "grpc_cluster", "probe.Service", "Check", {}, "", 1000,
+        [](wasmgate::GrpcCallResponse& response) {
+          wasmgate::addRequestHeader("x-grpc-status",
+                                     wasmgate::format("{}", static_cast<int32_t>(response.status)));
+          wasmgate::continueRequest();
+        });
     if (r != WasmResult::Ok) return wasmgate::FilterHeadersStatus::Continue;
     return wasmgate::FilterHeadersStatus::StopAllIterationAndWatermark;
   }
@@ -194,5 +194,20 @@ class ProbeHttp : public wasmgate::HttpContext {
 };
 
 wasmgate::RegisterPlugin<ProbeRoot, ProbeHttp> registration("sdk_probe");
+
+// The SDK tells wasmgate which stream callbacks to call: exactly those ProbeHttp overrides.
+namespace sdk = wasmgate::detail;
+static_assert(sdk::streamCallbacksOf<ProbeHttp>() ==
+              (sdk::kStreamRequestHeaders | sdk::kStreamRequestBody | sdk::kStreamRequestTrailers |
+               sdk::kStreamResponseHeaders | sdk::kStreamLog));
+
+// An override the SDK cannot see (it is private) counts as implemented: it only costs a call.
+class PrivateLog : public wasmgate::HttpContext {
+  using HttpContext::HttpContext;
+
+ private:
+  void onLog() override {}
+};
+static_assert(sdk::streamCallbacksOf<PrivateLog>() == sdk::kStreamLog);
 
 }  // namespace

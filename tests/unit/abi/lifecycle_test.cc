@@ -40,7 +40,8 @@ struct Plugin {
   std::unique_ptr<abi::PluginVm> vm;
 };
 
-abi::PluginSpec lifecycleSpec(std::string vmConfiguration = "", std::string pluginConfiguration = "") {
+abi::PluginSpec lifecycleSpec(std::string vmConfiguration = "",
+                              std::string pluginConfiguration = "") {
   abi::PluginSpec spec;
   spec.rootId = "root-7";
   spec.vmConfiguration = std::move(vmConfiguration);
@@ -89,9 +90,9 @@ TEST(AbiVersionTest, Abi010GetsTwoArgumentHeaderCallbacksAndOkForAMissingHeader)
   auto headers = p.vm->onRequestHeaders(*ctx, 5, true);
   ASSERT_TRUE(headers.isOk()) << headers.status().toString();
   EXPECT_EQ(*headers, abi::HeadersStatus::kContinue);
-  EXPECT_EQ(p.at(0x20), 5u);                                     // num_headers arrived intact
+  EXPECT_EQ(p.at(0x20), 5u);                                      // num_headers arrived intact
   EXPECT_EQ(p.at(0x24), static_cast<uint32_t>(WasmResult::kOk));  // missing header: Ok ...
-  EXPECT_EQ(p.at(0x28), 0u);                                     // ... with an empty value
+  EXPECT_EQ(p.at(0x28), 0u);                                      // ... with an empty value
   EXPECT_EQ(p.at(0x2c), 0u);
   EXPECT_EQ(p.at(0x30), static_cast<uint32_t>(WasmResult::kOk));  // proxy_continue_request
   EXPECT_EQ(stream.continued, std::vector<abi::StreamType>{abi::StreamType::kHttpRequest});
@@ -127,11 +128,12 @@ TEST_P(RefusedModuleTest, LoadFailsNamingTheProblem) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryReason, RefusedModuleTest,
-    ::testing::Values(RefusedModule{"bad_no_abi_marker.wasm", "missing or unknown ABI version"},
-                      RefusedModule{"bad_vnext_abi_marker.wasm", "missing or unknown ABI version"},
-                      RefusedModule{"bad_callback_type.wasm", "proxy_on_done"},
-                      RefusedModule{"bad_abi_0_1_0_three_arg_headers.wasm", "proxy_on_request_headers"},
-                      RefusedModule{"bad_no_allocator.wasm", "neither malloc nor proxy_on_memory_allocate"}));
+    ::testing::Values(
+        RefusedModule{"bad_no_abi_marker.wasm", "missing or unknown ABI version"},
+        RefusedModule{"bad_vnext_abi_marker.wasm", "missing or unknown ABI version"},
+        RefusedModule{"bad_callback_type.wasm", "proxy_on_done"},
+        RefusedModule{"bad_abi_0_1_0_three_arg_headers.wasm", "proxy_on_request_headers"},
+        RefusedModule{"bad_no_allocator.wasm", "neither malloc nor proxy_on_memory_allocate"}));
 
 // ---- Start-up ----
 
@@ -140,8 +142,9 @@ TEST(StartupTest, EntryPointsRunBeforeTheRootContextWhichKnowsItsRootId) {
   ASSERT_TRUE(p.vm->start().isOk());
   // _initialize, then main, then the root context: created, started, configured. During its
   // proxy_on_context_create the plugin could already read plugin_root_id.
-  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:initialize", "cb:main", "cb:context_create_root", "root-7",
-                                                  "cb:vm_start", "cb:configure"}));
+  EXPECT_EQ(p.events(),
+            (std::vector<std::string>{"cb:initialize", "cb:main", "cb:context_create_root",
+                                      "root-7", "cb:vm_start", "cb:configure"}));
   EXPECT_NE(p.vm->rootContextId(), 0u);
 }
 
@@ -149,7 +152,8 @@ TEST(StartupTest, VmStartReturningFalseIsAClearError) {
   Plugin p("lifecycle_plugin.wasm", lifecycleSpec("FAIL"));
   Status started = p.vm->start();
   ASSERT_FALSE(started.isOk());
-  EXPECT_NE(started.message().find("proxy_on_vm_start returned false"), std::string::npos) << started.toString();
+  EXPECT_NE(started.message().find("proxy_on_vm_start returned false"), std::string::npos)
+      << started.toString();
   EXPECT_FALSE(p.saw("cb:configure"));
   EXPECT_TRUE(p.vm->failed());
   FakeStream stream;
@@ -160,7 +164,8 @@ TEST(StartupTest, ConfigureReturningFalseIsAClearError) {
   Plugin p("lifecycle_plugin.wasm", lifecycleSpec("", "FAIL"));
   Status started = p.vm->start();
   ASSERT_FALSE(started.isOk());
-  EXPECT_NE(started.message().find("proxy_on_configure returned false"), std::string::npos) << started.toString();
+  EXPECT_NE(started.message().find("proxy_on_configure returned false"), std::string::npos)
+      << started.toString();
   EXPECT_TRUE(p.saw("cb:configure"));
   EXPECT_TRUE(p.vm->failed());
 }
@@ -171,7 +176,8 @@ TEST(StartupTest, ValidateConfigurationIsADryRun) {
   EXPECT_TRUE(p.vm->validateConfiguration("candidate").isOk());
   Status rejected = p.vm->validateConfiguration("FAIL");
   ASSERT_FALSE(rejected.isOk());
-  EXPECT_NE(rejected.message().find("proxy_validate_configuration returned false"), std::string::npos)
+  EXPECT_NE(rejected.message().find("proxy_validate_configuration returned false"),
+            std::string::npos)
       << rejected.toString();
   EXPECT_FALSE(p.vm->failed());  // a rejected candidate leaves the running plugin alone
   FakeStream stream;
@@ -259,8 +265,8 @@ TEST_F(LifecycleStreamTest, StreamContextIsCreatedOnceAndEndsInSpecOrder) {
   auto from = std::find(events.begin(), events.end(), "cb:context_create_stream");
   ASSERT_NE(from, events.end());
   EXPECT_EQ(std::vector<std::string>(from, events.end()),
-            (std::vector<std::string>{"cb:context_create_stream", "cb:request_headers", "cb:done", "cb:log",
-                                      "cb:delete"}));
+            (std::vector<std::string>{"cb:context_create_stream", "cb:request_headers", "cb:done",
+                                      "cb:log", "cb:delete"}));
   EXPECT_EQ(p.vm->liveStreams(), 0u);
   EXPECT_FALSE(p.vm->onRequestHeaders(ctx, 0, true).isOk());  // the id is gone
 }
@@ -282,7 +288,7 @@ TEST_F(LifecycleStreamTest, LocalResponseOnOneStreamDoesNotStopAnotherStreamsDef
   auto otherCtx = p.vm->createStream(other);
   ASSERT_TRUE(otherCtx.isOk());
   ASSERT_TRUE(p.vm->onRequestHeaders(ctx, 1, true).isOk());  // local reply on the first stream
-  auto body = p.vm->onRequestBody(*otherCtx, 10, true);       // not exported: default Continue
+  auto body = p.vm->onRequestBody(*otherCtx, 10, true);      // not exported: default Continue
   ASSERT_TRUE(body.isOk());
   EXPECT_EQ(*body, abi::DataStatus::kContinue);
   auto response = p.vm->onResponseTrailers(*otherCtx, 1);
@@ -311,7 +317,8 @@ TEST(LocalResponseReentryTest, CallbacksRunFromTheReplyDoNotUndoTheForcedStop) {
   ASSERT_TRUE(ctx.isOk());
   stream.vm = p.vm.get();
   stream.context = *ctx;
-  auto status = p.vm->onRequestHeaders(*ctx, 1, true);  // local reply, then the plugin says Continue
+  auto status =
+      p.vm->onRequestHeaders(*ctx, 1, true);  // local reply, then the plugin says Continue
   ASSERT_TRUE(status.isOk()) << status.status().toString();
   EXPECT_TRUE(stream.responseHeaders);
   EXPECT_EQ(*status, abi::HeadersStatus::kStopAllAndWatermark);
@@ -345,6 +352,34 @@ TEST(RootDoneTest, OnDoneFalseWaitsForProxyDoneThenDeletesAfterThatCallback) {
             (std::vector<std::string>{"cb:tick", "after:proxy_done", "cb:delete"}));
   ASSERT_TRUE(p.vm->onTick().isOk());
   EXPECT_EQ(p.events().size(), events.size());  // deleted: no second tick
+}
+
+TEST(SdkStreamCallbacksTest, CallbacksTheSdkSaysAreUnusedAreSkippedOnStreamsOnly) {
+  Plugin p("sdk_stream_callbacks.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream stream;
+  auto ctx = p.vm->createStream(stream);
+  ASSERT_TRUE(ctx.isOk());
+  auto requestHeaders = p.vm->onRequestHeaders(*ctx, 0, false);  // implemented: the plugin stops
+  ASSERT_TRUE(requestHeaders.isOk());
+  EXPECT_EQ(*requestHeaders, abi::HeadersStatus::kStopAllAndWatermark);
+  auto requestBody = p.vm->onRequestBody(*ctx, 4, true);  // skipped: Continue
+  ASSERT_TRUE(requestBody.isOk());
+  EXPECT_EQ(*requestBody, abi::DataStatus::kContinue);
+  auto responseHeaders = p.vm->onResponseHeaders(*ctx, 0, false);  // skipped
+  ASSERT_TRUE(responseHeaders.isOk());
+  EXPECT_EQ(*responseHeaders, abi::HeadersStatus::kContinue);
+  auto responseBody = p.vm->onResponseBody(*ctx, 4, true);  // implemented
+  ASSERT_TRUE(responseBody.isOk());
+  EXPECT_EQ(*responseBody, abi::DataStatus::kStopAndBuffer);
+  ASSERT_TRUE(p.vm->endStream(*ctx).isOk());  // on_done skipped, on_log called
+  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:context_create", "cb:context_create",
+                                                  "cb:request_headers", "cb:response_body",
+                                                  "cb:log", "cb:delete"}));
+  ASSERT_TRUE(p.vm->shutdown().isOk());
+  EXPECT_TRUE(p.saw("cb:on_done_root"));  // root contexts get every callback
+  EXPECT_FALSE(p.saw("cb:done"));
 }
 
 }  // namespace

@@ -37,6 +37,82 @@ inline std::vector<Registration>& registrations() {
   return all;
 }
 
+// The stream callbacks some registered stream class implements, as bits of the export
+// wasmgate_sdk_stream_callbacks. wasmgate does not call the others on stream contexts: the
+// defaults below do nothing and answer Continue. (The host lists the same bits in
+// src/abi/plugin_vm.h; other hosts ignore the export and call everything.)
+enum StreamCallbackBit : uint32_t {
+  kStreamRequestHeaders = 1u << 0,
+  kStreamRequestBody = 1u << 1,
+  kStreamRequestTrailers = 1u << 2,
+  kStreamResponseHeaders = 1u << 3,
+  kStreamResponseBody = 1u << 4,
+  kStreamResponseTrailers = 1u << 5,
+  kStreamDone = 1u << 6,
+  kStreamLog = 1u << 7,
+  kStreamNewConnection = 1u << 8,
+  kStreamDownstreamData = 1u << 9,
+  kStreamUpstreamData = 1u << 10,
+  kStreamDownstreamClose = 1u << 11,
+  kStreamUpstreamClose = 1u << 12,
+};
+
+inline uint32_t& streamCallbacksInUse() {
+  static uint32_t bits = 0;
+  return bits;
+}
+
+// inherits_<member><S, Base>: S takes `member` unchanged from Base. A pointer to an inherited
+// member names the class that declares it, so the two pointer types match only then. Anything
+// that keeps the check from compiling (an override declared private, an overload set) counts
+// as an implementation, which only costs a call.
+#define WASMGATE_SDK_INHERITS_CHECK(member)                                                     \
+  template <class S, class Base, class = void>                                                  \
+  struct inherits_##member : std::false_type {};                                                \
+  template <class S, class Base>                                                                \
+  struct inherits_##member<                                                                     \
+      S, Base, std::enable_if_t<std::is_same_v<decltype(&S::member), decltype(&Base::member)>>> \
+      : std::true_type {};
+WASMGATE_SDK_INHERITS_CHECK(onRequestHeaders)
+WASMGATE_SDK_INHERITS_CHECK(onRequestBody)
+WASMGATE_SDK_INHERITS_CHECK(onRequestTrailers)
+WASMGATE_SDK_INHERITS_CHECK(onResponseHeaders)
+WASMGATE_SDK_INHERITS_CHECK(onResponseBody)
+WASMGATE_SDK_INHERITS_CHECK(onResponseTrailers)
+WASMGATE_SDK_INHERITS_CHECK(onDone)
+WASMGATE_SDK_INHERITS_CHECK(onLog)
+WASMGATE_SDK_INHERITS_CHECK(onNewConnection)
+WASMGATE_SDK_INHERITS_CHECK(onDownstreamData)
+WASMGATE_SDK_INHERITS_CHECK(onUpstreamData)
+WASMGATE_SDK_INHERITS_CHECK(onDownstreamConnectionClose)
+WASMGATE_SDK_INHERITS_CHECK(onUpstreamConnectionClose)
+#undef WASMGATE_SDK_INHERITS_CHECK
+
+template <class Stream>
+constexpr uint32_t streamCallbacksOf() {
+  uint32_t bits = 0;
+  auto use = [&bits](bool inherited, StreamCallbackBit bit) {
+    if (!inherited) bits |= bit;
+  };
+  if constexpr (std::is_base_of_v<HttpContext, Stream>) {
+    use(inherits_onRequestHeaders<Stream, HttpContext>::value, kStreamRequestHeaders);
+    use(inherits_onRequestBody<Stream, HttpContext>::value, kStreamRequestBody);
+    use(inherits_onRequestTrailers<Stream, HttpContext>::value, kStreamRequestTrailers);
+    use(inherits_onResponseHeaders<Stream, HttpContext>::value, kStreamResponseHeaders);
+    use(inherits_onResponseBody<Stream, HttpContext>::value, kStreamResponseBody);
+    use(inherits_onResponseTrailers<Stream, HttpContext>::value, kStreamResponseTrailers);
+  } else {
+    use(inherits_onNewConnection<Stream, StreamContext>::value, kStreamNewConnection);
+    use(inherits_onDownstreamData<Stream, StreamContext>::value, kStreamDownstreamData);
+    use(inherits_onUpstreamData<Stream, StreamContext>::value, kStreamUpstreamData);
+    use(inherits_onDownstreamConnectionClose<Stream, StreamContext>::value, kStreamDownstreamClose);
+    use(inherits_onUpstreamConnectionClose<Stream, StreamContext>::value, kStreamUpstreamClose);
+  }
+  use(inherits_onDone<Stream, ContextBase>::value, kStreamDone);
+  use(inherits_onLog<Stream, ContextBase>::value, kStreamLog);
+  return bits;
+}
+
 // Picks the registration for a root id: an exact match; for an empty root id, the
 // registration with an empty name or else the only registration.
 inline const Registration* findRegistration(std::string_view root_id) {
@@ -162,6 +238,7 @@ class RegisterPlugin {
           return std::make_unique<Stream>(id, root);
         }
       };
+      detail::streamCallbacksInUse() |= detail::streamCallbacksOf<Stream>();
     }
     detail::registrations().push_back(std::move(r));
   }
@@ -180,6 +257,10 @@ WASMGATE_EXPORT(proxy_abi_version_0_2_1) void proxy_abi_version_0_2_1() {}
 
 WASMGATE_EXPORT(proxy_on_memory_allocate) void* proxy_on_memory_allocate(size_t size) {
   return std::malloc(size);
+}
+
+WASMGATE_EXPORT(wasmgate_sdk_stream_callbacks) uint32_t wasmgate_sdk_stream_callbacks() {
+  return wasmgate::detail::streamCallbacksInUse();
 }
 
 WASMGATE_EXPORT(proxy_on_context_create)
@@ -356,7 +437,8 @@ void proxy_on_http_call_response(uint32_t root_id, uint32_t token, uint32_t head
 WASMGATE_EXPORT(proxy_on_grpc_receive_initial_metadata)
 void proxy_on_grpc_receive_initial_metadata(uint32_t root_id, uint32_t token, uint32_t elements) {
   using wasmgate::detail::Dispatcher;
-  if (auto* root = Dispatcher::root(root_id)) Dispatcher::grpcInitialMetadata(root, token, elements);
+  if (auto* root = Dispatcher::root(root_id))
+    Dispatcher::grpcInitialMetadata(root, token, elements);
 }
 
 WASMGATE_EXPORT(proxy_on_grpc_receive)
