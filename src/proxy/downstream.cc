@@ -7,7 +7,6 @@
 #include "abi/pairs.h"
 #include "proxy/http1/parser.h"
 #include "proxy/limits.h"
-#include "proxy/socket_write.h"
 #include "proxy/worker.h"
 
 namespace wasmgate::proxy {
@@ -38,52 +37,35 @@ DownstreamConnection::DownstreamConnection(Worker& worker, const ListenerConfig&
     : worker_(worker),
       listener_(listener),
       stats_(stats),
-      bev_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      socket_(worker.loop(), *this, fd),
       peer_(std::move(peer)),
       local_(std::move(local)),
       id_(id),
       headTimer_(worker.loop(), [this] {
         if (state_ != State::kHead) return;
-        bool midHead = evbuffer_get_length(bufferevent_get_input(bev_)) > 0;
+        bool midHead = evbuffer_get_length(socket_.input()) > 0;
         if (midHead) {
           rejectRequest(408, "http1.request_headers_timeout");  // slow client: free the worker
         } else {
           close();  // idle keep-alive connection
         }
       }) {
-  bufferevent_setcb(bev_, &DownstreamConnection::onRead, &DownstreamConnection::onWrite,
-                    &DownstreamConnection::onEvent, this);
-  bufferevent_setwatermark(bev_, EV_WRITE, kDownstreamHighWatermark / 2, 0);
-  bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
-  bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
-  bufferevent_enable(bev_, EV_READ);  // EV_WRITE only while output waits (socket_write.h)
+  socket_.setWriteLowWatermark(kDownstreamHighWatermark / 2);
   headTimer_.arm(listener_.requestHeadersTimeout);
   ++stats_.downstreamCx;
   ++stats_.activeCx;
 }
 
 DownstreamConnection::~DownstreamConnection() {
-  if (bev_) bufferevent_free(bev_);
   --stats_.activeCx;
 }
 
-void DownstreamConnection::onRead(bufferevent*, void* self) {
-  static_cast<DownstreamConnection*>(self)->process();
-}
-
-void DownstreamConnection::onWrite(bufferevent*, void* self) {
-  auto* c = static_cast<DownstreamConnection*>(self);
-  stopWaitingWhenDrained(c->bev_);
-  if (c->state_ == State::kClosing && evbuffer_get_length(bufferevent_get_output(c->bev_)) == 0) {
-    c->close();
+void DownstreamConnection::onWritable() {
+  if (state_ == State::kClosing && socket_.outputLength() == 0) {
+    close();
     return;
   }
-  if (c->stream_) c->stream_->onDownstreamWritable();
-}
-
-void DownstreamConnection::onEvent(bufferevent*, short what, void* self) {
-  auto* c = static_cast<DownstreamConnection*>(self);
-  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) c->close();
+  if (stream_) stream_->onDownstreamWritable();
 }
 
 void DownstreamConnection::process() {
@@ -94,9 +76,8 @@ void DownstreamConnection::process() {
     progress = state_ == State::kHead ? readHead() : readBody();
   }
   processing_ = false;
-  if (state_ == State::kAwaitResponse &&
-      evbuffer_get_length(bufferevent_get_input(bev_)) > kMaxHeaderBytes) {
-    bufferevent_disable(bev_, EV_READ);  // pipelined requests wait; stop reading more
+  if (state_ == State::kAwaitResponse && evbuffer_get_length(socket_.input()) > kMaxHeaderBytes) {
+    socket_.pauseReading();  // pipelined requests wait; stop reading more
   }
 }
 
@@ -143,7 +124,7 @@ abi::Headers DownstreamConnection::requestHeaders(const http1::RequestHead& head
 }
 
 bool DownstreamConnection::readHead() {
-  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer* in = socket_.input();
   size_t available = evbuffer_get_length(in);
   if (available == 0) return false;
   size_t window = std::min(available, kMaxHeaderBytes + 1);
@@ -180,7 +161,7 @@ bool DownstreamConnection::readHead() {
 }
 
 bool DownstreamConnection::readBody() {
-  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer* in = socket_.input();
   size_t available = evbuffer_get_length(in);
   if (available == 0) return false;
   std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
@@ -234,8 +215,7 @@ void DownstreamConnection::rejectRequest(uint32_t status, std::string_view reaso
       "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
       "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
       "\r\nconnection: close\r\n\r\n" + body;
-  bufferevent_write(bev_, response.data(), response.size());
-  flushOrWait(bev_);
+  socket_.write(response);
   worker_.log(abi::LogLevel::kDebug, "rejected request from " + peer_ + ": " + std::string(reason));
   closeAfterFlush();
 }
@@ -267,14 +247,18 @@ void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool
   } else if (keepAlive_ && minorVersion_ == 0) {
     head.insert(head.size() - 2, "connection: keep-alive\r\n");  // HTTP/1.0 closes unless told
   }
-  bufferevent_write(bev_, head.data(), head.size());
+  evbuffer_add(socket_.output(), head.data(), head.size());
   if (noBody) responseFraming_ = ResponseFraming::kNone;
-  flushOrWait(bev_);
+  if (endOfStream) {
+    socket_.flush();
+  } else {
+    socket_.flushSoon();  // a body sent in this same callback leaves with the head
+  }
 }
 
 void DownstreamConnection::sendResponseData(std::string_view data, bool endOfStream) {
   if (state_ == State::kClosing || state_ == State::kClosed) return;
-  evbuffer* out = bufferevent_get_output(bev_);
+  evbuffer* out = socket_.output();
   if (responseFraming_ == ResponseFraming::kChunked) {
     std::string framed;
     if (!data.empty()) http1::appendChunk(framed, data);
@@ -283,7 +267,7 @@ void DownstreamConnection::sendResponseData(std::string_view data, bool endOfStr
   } else if (responseFraming_ != ResponseFraming::kNone) {
     evbuffer_add(out, data.data(), data.size());
   }
-  flushOrWait(bev_);
+  socket_.flush();
 }
 
 void DownstreamConnection::sendResponseTrailers(const abi::Headers& trailers) {
@@ -291,14 +275,12 @@ void DownstreamConnection::sendResponseTrailers(const abi::Headers& trailers) {
   std::string framed = "0\r\n";
   for (const auto& [k, v] : trailers) framed.append(k).append(": ").append(v).append("\r\n");
   framed.append("\r\n");
-  bufferevent_write(bev_, framed.data(), framed.size());
-  flushOrWait(bev_);
+  socket_.write(framed);
 }
 
 void DownstreamConnection::sendContinue() {
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  bufferevent_write(bev_, kContinue.data(), kContinue.size());
-  flushOrWait(bev_);
+  socket_.write(kContinue);
 }
 
 void DownstreamConnection::resetStream(std::string_view details) {
@@ -309,7 +291,7 @@ void DownstreamConnection::resetStream(std::string_view details) {
 }
 
 bool DownstreamConnection::responseBuffered() const {
-  return evbuffer_get_length(bufferevent_get_output(bev_)) > kDownstreamHighWatermark;
+  return socket_.outputLength() > kDownstreamHighWatermark;
 }
 
 void DownstreamConnection::onStreamComplete(uint32_t status) {
@@ -321,9 +303,9 @@ void DownstreamConnection::onStreamComplete(uint32_t status) {
   }
   state_ = State::kHead;
   headTimer_.arm(listener_.idleTimeout);
-  bufferevent_enable(bev_, EV_READ);
+  socket_.resumeReading();
   // A pipelined request may be waiting; read it on a fresh stack.
-  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+  if (evbuffer_get_length(socket_.input()) > 0) {
     worker_.loop().defer([this] {
       if (state_ == State::kHead) process();
     });
@@ -334,8 +316,8 @@ void DownstreamConnection::closeAfterFlush() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosing;
   headTimer_.cancel();
-  bufferevent_disable(bev_, EV_READ);
-  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
+  socket_.pauseReading();
+  if (socket_.outputLength() == 0) close();
 }
 
 void DownstreamConnection::close() {
@@ -346,7 +328,8 @@ void DownstreamConnection::close() {
     stream_->onDownstreamReset();
     worker_.loop().deferDelete(std::move(stream_));
   }
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  socket_.flush();  // a head held back by flushSoon leaves as it would have without the hold
+  socket_.close();
   worker_.removeConnection(this);
 }
 

@@ -3,8 +3,6 @@
 // limits and timeouts), feeding one HttpStream per request.
 #pragma once
 
-#include <event2/bufferevent.h>
-
 #include <memory>
 #include <string>
 
@@ -13,13 +11,16 @@
 #include "proxy/http1/message.h"
 #include "proxy/http_stream.h"
 #include "proxy/http_util.h"
+#include "proxy/stream_socket.h"
 
 namespace wasmgate::proxy {
 
 struct ListenerStats;
 class Worker;
 
-class DownstreamConnection final : public DownstreamSink, public Deletable {
+class DownstreamConnection final : public DownstreamSink,
+                                   public Deletable,
+                                   private StreamSocket::Handler {
  public:
   DownstreamConnection(Worker& worker, const ListenerConfig& listener, ListenerStats& stats,
                        evutil_socket_t fd, std::string peer, std::string local, uint64_t id);
@@ -39,9 +40,12 @@ class DownstreamConnection final : public DownstreamSink, public Deletable {
 
  private:
   enum class State { kHead, kBody, kAwaitResponse, kClosing, kClosed };
-  static void onRead(bufferevent*, void* self);
-  static void onWrite(bufferevent*, void* self);
-  static void onEvent(bufferevent*, short what, void* self);
+  // StreamSocket::Handler
+  void onReadable() override { process(); }
+  void onWritable() override;
+  void onEndOfStream() override { close(); }
+  void onError(SocketError) override { close(); }
+
   void process();
   bool readHead();
   bool readBody();
@@ -53,7 +57,7 @@ class DownstreamConnection final : public DownstreamSink, public Deletable {
   Worker& worker_;
   const ListenerConfig& listener_;
   ListenerStats& stats_;
-  bufferevent* bev_;
+  StreamSocket socket_;
   std::string peer_;
   std::string local_;
   uint64_t id_;
