@@ -1,117 +1,69 @@
 #include "proxy/upstream.h"
 
 #include <event2/buffer.h>
-#include <event2/util.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "abi/pairs.h"
 #include "proxy/http1/parser.h"
 #include "proxy/http_util.h"
 #include "proxy/limits.h"
-#include "proxy/socket_write.h"
+#include "proxy/stream_socket.h"
 
 namespace wasmgate::proxy {
 
 // One TCP connection to an endpoint: owned by an UpstreamRequest while in use, by its Cluster's
 // idle pool between requests.
-class UpstreamConnection : public Deletable {
+class UpstreamConnection : public Deletable, private StreamSocket::Handler {
  public:
   UpstreamConnection(Cluster& cluster, const SocketAddress& endpoint)
-      : cluster_(cluster), address_(endpoint.toString()) {
-    bev_ = bufferevent_socket_new(cluster.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(bev_, &UpstreamConnection::onRead, &UpstreamConnection::onWrite,
-                      &UpstreamConnection::onEvent, this);
-    bufferevent_set_max_single_read(bev_, kMaxSingleReadBytes);
-    bufferevent_set_max_single_write(bev_, kMaxSingleReadBytes);
-    sockaddr_storage addr{};
-    int len = sizeof(addr);
-    std::string target =
-        endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port) : address_;
-    if (evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      connectFailed_ = true;
-      return;
-    }
-    timeval connectTimeout = toTimeval(cluster.config().connectTimeout);
-    bufferevent_set_timeouts(bev_, nullptr,
-                             &connectTimeout);  // libevent times a connect as a write
-    if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&addr), len) != 0)
-      connectFailed_ = true;
+      : cluster_(cluster), address_(endpoint.toString()), socket_(cluster.loop(), *this) {
+    connectFailed_ = !socket_.connect(endpoint, cluster.config().connectTimeout);
   }
-  ~UpstreamConnection() override { bufferevent_free(bev_); }
 
-  bufferevent* bev() const { return bev_; }
+  StreamSocket& socket() { return socket_; }
   const std::string& address() const { return address_; }
-  bool connected() const { return connected_; }
   bool connectFailed() const { return connectFailed_; }
-  bool reused() const { return reused_; }
   void attach(UpstreamRequest* owner) {
     owner_ = owner;
-    if (connected_) reused_ = true;
-    bufferevent_enable(bev_, connected_ ? EV_READ : EV_READ | EV_WRITE);
+    socket_.resumeReading();
   }
   void detach() {
     owner_ = nullptr;
-    bufferevent_enable(bev_, EV_READ);  // an idle connection still notices the peer closing
-  }
-
-  static timeval toTimeval(milliseconds ms) {
-    return timeval{static_cast<time_t>(ms.count() / 1000),
-                   static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-  }
-  // Sends what was queued: now if connected (only the rest waits for writability), else once
-  // the connection is up.
-  void flush() {
-    if (connected_) flushOrWait(bev_);
+    socket_.resumeReading();  // an idle connection still notices the peer closing
   }
 
  private:
-  static void onWrite(bufferevent*, void* self) {
-    auto* c = static_cast<UpstreamConnection*>(self);
-    if (c->connected_) stopWaitingWhenDrained(c->bev_);
+  // StreamSocket::Handler
+  void onConnected() override {
+    connected_ = true;
+    if (owner_) owner_->onConnected();
   }
-  static void onRead(bufferevent*, void* self) {
-    auto* c = static_cast<UpstreamConnection*>(self);
-    if (c->owner_) {
-      c->owner_->onReadable();
+  void onReadable() override {
+    if (owner_) {
+      owner_->onReadable();
     } else {
-      c->cluster_.dropIdle(c);  // nothing may arrive on an idle connection
+      cluster_.dropIdle(this);  // nothing may arrive on an idle connection
     }
   }
-  static void onEvent(bufferevent*, short what, void* self) {
-    auto* c = static_cast<UpstreamConnection*>(self);
-    if (what & BEV_EVENT_CONNECTED) {
-      c->connected_ = true;
-      bufferevent_set_timeouts(c->bev_, nullptr, nullptr);
-      int one = 1;
-      setsockopt(bufferevent_getfd(c->bev_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      // From now on EV_WRITE is watched only while output waits (socket_write.h).
-      bufferevent_disable(c->bev_, EV_WRITE);
-      flushOrWait(c->bev_);
-      if (c->owner_) c->owner_->onConnected();
-      return;
-    }
-    UpstreamRequest* owner = c->owner_;
-    bool wasConnected = c->connected_;
+  void onEndOfStream() override { closed(); }
+  void onError(SocketError) override { closed(); }
+  void closed() {
+    UpstreamRequest* owner = owner_;
     if (!owner) {
-      c->cluster_.dropIdle(c);
+      cluster_.dropIdle(this);
       return;
     }
-    c->owner_ = nullptr;
-    owner->onClosed(!wasConnected);
+    owner_ = nullptr;
+    owner->onClosed(!connected_);
   }
 
   Cluster& cluster_;
   std::string address_;
-  bufferevent* bev_ = nullptr;
+  StreamSocket socket_;
   UpstreamRequest* owner_ = nullptr;
   bool connected_ = false;
   bool connectFailed_ = false;
-  bool reused_ = false;
 };
 
 Cluster::Cluster(EventLoop& loop, ClusterConfig config) : loop_(loop), config_(std::move(config)) {}
@@ -173,23 +125,28 @@ void UpstreamRequest::sendHeaders(const abi::Headers& headers, bool endOfStream)
   method_ = method ? *method : "GET";
   chunkedRequest_ = !endOfStream && !abi::findHeader(headers, "content-length");
   std::string head = serializeRequestHead(headers, chunkedRequest_);
-  bufferevent_write(connection_->bev(), head.data(), head.size());
-  connection_->flush();
-  if (endOfStream) requestComplete_ = true;
+  StreamSocket& socket = connection_->socket();
+  evbuffer_add(socket.output(), head.data(), head.size());
+  if (endOfStream) {
+    requestComplete_ = true;
+    socket.flush();
+  } else {
+    socket.flushSoon();  // a body sent in this same callback leaves with the head
+  }
 }
 
 void UpstreamRequest::sendData(std::string_view data, bool endOfStream) {
   if (!connection_ || done_) return;
-  evbuffer* out = bufferevent_get_output(connection_->bev());
+  StreamSocket& socket = connection_->socket();
   if (chunkedRequest_) {
     std::string framed;
     if (!data.empty()) http1::appendChunk(framed, data);
     if (endOfStream) http1::appendLastChunk(framed);
-    evbuffer_add(out, framed.data(), framed.size());
+    evbuffer_add(socket.output(), framed.data(), framed.size());
   } else {
-    evbuffer_add(out, data.data(), data.size());
+    evbuffer_add(socket.output(), data.data(), data.size());
   }
-  connection_->flush();
+  socket.flush();
   if (endOfStream) requestComplete_ = true;
 }
 
@@ -201,17 +158,16 @@ void UpstreamRequest::sendTrailers(const abi::Headers& trailers) {
     for (const auto& [k, v] : trailers) framed.append(k).append(": ").append(v).append("\r\n");
     framed.append("\r\n");
   }
-  bufferevent_write(connection_->bev(), framed.data(), framed.size());  // trailers need chunking
-  connection_->flush();
+  connection_->socket().write(framed);  // trailers need chunking
   requestComplete_ = true;
 }
 
 void UpstreamRequest::readDisable(bool disable) {
   if (!connection_) return;
   if (disable) {
-    bufferevent_disable(connection_->bev(), EV_READ);
+    connection_->socket().pauseReading();
   } else {
-    bufferevent_enable(connection_->bev(), EV_READ);
+    connection_->socket().resumeReading();
   }
 }
 
@@ -224,7 +180,7 @@ void UpstreamRequest::onReadable() {
 
 // Handles what the input holds; true if it made progress and may make more.
 bool UpstreamRequest::processResponse() {
-  evbuffer* in = bufferevent_get_input(connection_->bev());
+  evbuffer* in = connection_->socket().input();
   size_t available = evbuffer_get_length(in);
   if (available == 0) return false;
   if (!headersReceived_) {
@@ -333,8 +289,8 @@ void UpstreamRequest::finish() {
   done_ = true;
   timeout_.cancel();
   if (!connection_) return;
-  bool reusable = keepAlive_ && requestComplete_ &&
-                  evbuffer_get_length(bufferevent_get_input(connection_->bev())) == 0;
+  bool reusable =
+      keepAlive_ && requestComplete_ && evbuffer_get_length(connection_->socket().input()) == 0;
   if (reusable) {
     cluster_.release(std::move(connection_));
   } else {

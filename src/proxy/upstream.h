@@ -2,8 +2,6 @@
 // connections, and one request/response exchange on a pooled connection.
 #pragma once
 
-#include <event2/bufferevent.h>
-
 #include <deque>
 #include <memory>
 #include <optional>
