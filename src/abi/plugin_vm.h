@@ -25,6 +25,7 @@ namespace wasmgate::abi {
 struct VmLimits {
   uint32_t maxMemoryPages = 1024;                // 64 MiB of linear memory
   std::chrono::milliseconds callDeadline{1000};  // CPU time for one callback
+  bool operator==(const VmLimits&) const = default;
 };
 
 // What a plugin is started with (the WasmPlugin fields that reach the VM).

@@ -199,6 +199,7 @@ std::string AdminServer::prometheus() {
       {"fail_open", &proxy::PluginStats::failOpen},
       {"log_only_actions", &proxy::PluginStats::logOnlyActions},
       {"vm_restarts", &proxy::PluginStats::vmRestarts},
+      {"vm_starts", &proxy::PluginStats::vmStarts},
       {"local_responses", &proxy::PluginStats::localResponses}};
   for (auto& [suffix, member] : pluginCounters) {
     std::string name = std::string("wasmgate_plugin_") + suffix + "_total";

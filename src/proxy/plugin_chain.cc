@@ -103,6 +103,7 @@ Status WorkerPlugin::start() {
   if (!started.isOk()) return started;
   vm_ = std::move(vm).value();
   ++generation_;
+  ++plugin_->stats.vmStarts;
   return Status::ok();
 }
 

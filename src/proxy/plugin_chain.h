@@ -26,6 +26,7 @@ struct PluginStats {
   std::atomic<uint64_t> failOpen{0};        // requests that skipped the failed plugin
   std::atomic<uint64_t> logOnlyActions{0};  // what a log-only plugin would have done
   std::atomic<uint64_t> vmRestarts{0};      // VMs rebuilt after a failure
+  std::atomic<uint64_t> vmStarts{0};        // VMs started: per worker at load, rebuilds, reloads
   std::atomic<uint64_t> localResponses{0};  // local responses the plugin sent
 
   // Timing every HTTP callback would cost two clock reads (~40 ns) on each, a sixth of what a
@@ -118,10 +119,11 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
 };
 
 // The HTTP plugins of one worker in chain order, and the network ones, for one configuration
-// generation. Streams keep the chain they started with until they end.
+// generation. Streams keep the chain they started with until they end. A plugin a reload leaves
+// unchanged keeps its VM: the old and the new chain share its WorkerPlugin.
 struct WorkerChain {
-  std::vector<std::unique_ptr<WorkerPlugin>> http;
-  std::vector<std::unique_ptr<WorkerPlugin>> network;
+  std::vector<std::shared_ptr<WorkerPlugin>> http;
+  std::vector<std::shared_ptr<WorkerPlugin>> network;
 };
 
 }  // namespace wasmgate::proxy

@@ -1,13 +1,28 @@
 #include "proxy/server.h"
 
 #include <future>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "common/log.h"
 #include "common/sha256.h"
 #include "runtime/v8/v8_engine.h"
 
 namespace wasmgate::proxy {
+namespace {
+
+// Whether a plugin would run exactly as before: every field but where it was declared.
+bool sameDeployment(const PluginConfig& a, const PluginConfig& b) {
+  auto fields = [](const PluginConfig& c) {
+    return std::tie(c.name, c.url, c.sha256, c.imagePullPolicy, c.phase, c.priority, c.failStrategy,
+                    c.rootId, c.vmId, c.configuration, c.environment, c.type, c.matchPorts,
+                    c.logOnly, c.limits, c.allowedHostcalls);
+  };
+  return fields(a) == fields(b);
+}
+
+}  // namespace
 
 Server::Server(ServerConfig config, ModuleFetcher fetcher)
     : config_(std::move(config)), fetcher_(std::move(fetcher)), engine_(runtime::createV8Engine()) {
@@ -30,17 +45,33 @@ Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(
   std::map<std::string, std::shared_ptr<PluginCounters>> counters;
   for (const auto& running : plugins()) counters[running->config.name] = running->countersOwner;
   std::vector<std::shared_ptr<LoadedPlugin>> out;
+  std::set<const LoadedPlugin*> claimed;  // each running plugin is kept at most once
   for (const PluginConfig& config : configs) {
     auto bytes = fetcher_(config);
     if (!bytes.isOk()) {
       return errorStatus(bytes.status().code(),
                          "plugin " + config.name + ": " + bytes.status().message());
     }
+    std::string sha = sha256Hex(*bytes);
+    // Unchanged, down to the module's bytes: keep the running plugin and, in buildChains, its VMs
+    // (and whatever state they hold).
+    std::shared_ptr<LoadedPlugin> unchanged;
+    for (const auto& running : plugins()) {
+      if (running->sha256 == sha && sameDeployment(running->config, config) &&
+          !claimed.count(running.get())) {
+        unchanged = running;
+      }
+    }
+    if (unchanged) {
+      claimed.insert(unchanged.get());
+      out.push_back(std::move(unchanged));
+      continue;
+    }
     auto kept = counters.find(config.name);
     auto loaded = kept != counters.end() ? std::make_shared<LoadedPlugin>(kept->second)
                                          : std::make_shared<LoadedPlugin>();
     loaded->config = config;
-    loaded->sha256 = sha256Hex(*bytes);
+    loaded->sha256 = std::move(sha);
     // The same bytes under the same limits compile to the same code: reuse what runs already.
     for (const auto& running : plugins()) {
       if (running->sha256 == loaded->sha256 &&
@@ -67,15 +98,28 @@ Result<std::vector<std::shared_ptr<WorkerChain>>> Server::buildChains(
   std::vector<std::shared_ptr<WorkerChain>> chains;
   for (auto& worker : workers_) {
     auto chain = std::make_shared<WorkerChain>();
+    // The worker's running chain: read here only while no swap is under way (reloadMutex_, or
+    // before the workers start).
+    const std::shared_ptr<WorkerChain>& running = worker->chain();
     for (const auto& plugin : plugins) {
-      auto wp = std::make_unique<WorkerPlugin>(*worker, plugin);
+      auto& list = plugin->config.type == PluginType::kHttp ? chain->http : chain->network;
+      std::shared_ptr<WorkerPlugin> reused;
+      for (const auto* runningList : {&running->http, &running->network}) {
+        for (const auto& wp : *runningList) {
+          if (&wp->plugin() == plugin.get()) reused = wp;
+        }
+      }
+      if (reused) {
+        list.push_back(std::move(reused));
+        continue;
+      }
+      auto wp = std::make_shared<WorkerPlugin>(*worker, plugin);
       Status started = wp->start();
       if (!started.isOk()) {
         return errorStatus(started.code(),
                            "plugin " + plugin->config.name + ": " + started.message());
       }
-      (plugin->config.type == PluginType::kHttp ? chain->http : chain->network)
-          .push_back(std::move(wp));
+      list.push_back(std::move(wp));
     }
     chains.push_back(std::move(chain));
   }

@@ -133,7 +133,8 @@ class OpsTestCase(unittest.TestCase):
     def settle(self, quiet=0.6, timeout=10):
         """Waits until no reload has been logged for `quiet` seconds. The folder watch (every
         250 ms) reloads after any change of the folder, even one that a POST /reload already
-        applied, and a reload starts fresh VMs: tests that count what VMs do let it pass first."""
+        applied, and a reload starts fresh VMs for changed plugins: tests that count what VMs do let
+        it pass first."""
         pattern = r"\[server\] reload(ed)? \("
         last = self.log_count(pattern)
         quiet_since = time.monotonic()
@@ -161,7 +162,7 @@ class OpsTestCase(unittest.TestCase):
         samples = self.proxy.stats()
         return {k: metric(samples, "wasmgate_plugin_%s_total" % k, plugin=name)
                 for k in ("vm_failures", "vm_restarts", "fail_open", "fail_closed", "streams", "callbacks",
-                          "log_only_actions", "local_responses")}
+                          "log_only_actions", "local_responses", "vm_starts")}
 
     def rss_growth_kb(self):
         return rss_kb(self.proxy.process.pid) - self.rss_start
@@ -391,6 +392,28 @@ class LiveChangeTest(OpsTestCase):
         self.dir.clear()
         self.reload()
         self.assertTrue(picked_up, "the folder watch did not apply the change within 3 s")
+
+    def test_unchanged_plugin_keeps_its_vms_across_reloads(self):
+        # A reload that changes another plugin, or nothing, starts no VM for an unchanged one;
+        # changing the plugin itself starts one per worker.
+        self.dir.clear()
+        self.dir.write("version.yaml", self.version_doc("kept"))
+        self.reload()
+        self.settle()
+        started = self.plugin_counters("version")["vm_starts"]
+        self.assertGreaterEqual(started, 1)
+        self.dir.write("deny.yaml", self.deny_doc(403))  # another plugin
+        self.reload()
+        self.assertEqual(get(self.port, "/blocked").status, 403)
+        self.reload()  # nothing changed
+        self.assertEqual(self.plugin_counters("version")["vm_starts"], started)
+        self.assertEqual(self.observed(), ("kept", 403))
+        self.dir.write("version.yaml", self.version_doc("changed"))
+        self.reload()
+        self.assertEqual(self.observed()[0], "changed")
+        self.assertGreater(self.plugin_counters("version")["vm_starts"], started)
+        self.dir.clear()
+        self.reload()
 
     def test_counters_of_an_unchanged_plugin_survive_a_reload(self):
         # Prometheus counters (and vm_failures / vm_restarts in /plugins) of a plugin must not go
