@@ -76,6 +76,33 @@ BENCHMARK(BM_RuntimeCall)
     ->Args({0, 1})
     ->Args({1000, 1});
 
+// Calls in a batch that go round 10 instances, one call each, as a worker with 10 plugins does:
+// each call switches the thread to another isolate.
+void BM_RuntimeCallRoundRobin(benchmark::State& state) {
+  constexpr int kInstances = 10;
+  std::vector<std::unique_ptr<runtime::WasmInstance>> instances;
+  std::vector<runtime::FunctionHandle> fns;
+  for (int i = 0; i < kInstances; ++i) {
+    instances.push_back(instantiate(state, 1000));
+    if (!instances.back()) return;
+    auto fn = instances.back()->function("identity", kI32ToI32);
+    if (!fn) return state.SkipWithError("no export identity");
+    fns.push_back(*fn);
+  }
+  uint64_t arg = 0, result = 0;
+  runtime::CallBatch batch;
+  for (int i = 0; i < 20000; ++i) {
+    (void)instances[i % kInstances]->call(fns[i % kInstances], std::span(&arg, 1), &result);
+  }
+  size_t next = 0;
+  for (auto _ : state) {
+    Status status = instances[next]->call(fns[next], std::span(&arg, 1), &result);
+    if (!status.isOk()) return state.SkipWithError("bad call");
+    next = next + 1 == kInstances ? 0 : next + 1;
+  }
+}
+BENCHMARK(BM_RuntimeCallRoundRobin);
+
 // One call of env.host_inc from the guest: the guest loops kHostcallsPerCall times per entry.
 void BM_RuntimeHostcall(benchmark::State& state) {
   auto instance = instantiate(state, 0);
