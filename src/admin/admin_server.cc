@@ -190,7 +190,7 @@ std::string AdminServer::prometheus() {
     }
   }
   auto plugins = server_.plugins();
-  const std::pair<const char*, std::atomic<uint64_t> proxy::PluginStats::*> pluginCounters[] = {
+  const std::pair<const char*, ShardedCounter proxy::PluginStats::*> pluginCounters[] = {
       {"streams", &proxy::PluginStats::streams},
       {"callbacks", &proxy::PluginStats::callbacks},
       {"callback_nanoseconds", &proxy::PluginStats::callbackNanos},
