@@ -240,17 +240,15 @@ void DownstreamConnection::rejectRequest(uint32_t status, std::string_view reaso
 
 void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool endOfStream) {
   if (state_ == State::kClosing || state_ == State::kClosed) return;
-  abi::Headers out = headers;
-  const std::string* statusText = abi::findHeader(out, ":status");
+  const std::string* statusText = abi::findHeader(headers, ":status");
   uint32_t status =
       statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
   bool noBody = headRequest_ || status == 204 || status == 304 || status < 200;
   if (noBody) {
     responseFraming_ = headRequest_ ? ResponseFraming::kContentLength : ResponseFraming::kNone;
   } else if (endOfStream) {
-    abi::replaceHeader(out, "content-length", "0");
     responseFraming_ = ResponseFraming::kContentLength;
-  } else if (abi::findHeader(out, "content-length")) {
+  } else if (abi::findHeader(headers, "content-length")) {
     responseFraming_ = ResponseFraming::kContentLength;
   } else if (minorVersion_ >= 1) {
     responseFraming_ = ResponseFraming::kChunked;
@@ -259,17 +257,24 @@ void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool
     keepAlive_ = false;
   }
   if (!requestComplete_) keepAlive_ = false;  // the rest of the request body is never read
-  std::string head = serializeResponseHead(out, responseFraming_);
+  std::string head;
+  if (endOfStream && !noBody) {
+    abi::Headers withoutBody = headers;  // copied only here: most responses keep their headers
+    abi::replaceHeader(withoutBody, "content-length", "0");
+    head = serializeResponseHead(withoutBody, responseFraming_);
+  } else {
+    head = serializeResponseHead(headers, responseFraming_);
+  }
   if (!keepAlive_ && responseFraming_ != ResponseFraming::kClose) {
     head.insert(head.size() - 2, "connection: close\r\n");
   } else if (keepAlive_ && minorVersion_ == 0) {
     head.insert(head.size() - 2, "connection: keep-alive\r\n");  // HTTP/1.0 closes unless told
   }
-  evbuffer_add(socket_.output(), head.data(), head.size());
   if (noBody) responseFraming_ = ResponseFraming::kNone;
   if (endOfStream) {
-    socket_.flush();
+    socket_.write(head);
   } else {
+    evbuffer_add(socket_.output(), head.data(), head.size());
     socket_.flushSoon();  // a body sent in this same callback leaves with the head
   }
 }

@@ -14,10 +14,11 @@
 namespace wasmgate::proxy {
 namespace {
 
-// Read sizes a little under a power of two, so that the evbuffer chain holding them (its header
-// included) is allocated at exactly that power of two. The first read of a wake-up is small
+// Read sizes a little under a power of two, so that the evbuffer chain holding them (its 48-byte
+// header included) is allocated at exactly that power of two. The first read of a wake-up is
+// small, as most requests and many responses are (1 KiB comes from malloc's per-thread cache),
 // unless the previous wake-up brought more; further reads of the same wake-up are large.
-constexpr size_t kSmallReadBytes = 4 * 1024 - 128;
+constexpr size_t kSmallReadBytes = 1024 - 64;
 constexpr size_t kLargeReadBytes = 64 * 1024 - 128;
 // Buffers in one writev; output holds a few dozen chains at most.
 constexpr int kMaxWriteVecs = 64;
@@ -152,7 +153,9 @@ void StreamSocket::readAvailable() {
       vecs[i] = iovec{space[i].iov_base, space[i].iov_len};
       offered += space[i].iov_len;
     }
-    ssize_t got = ::readv(fd_, vecs, count);
+    // recv() spares the kernel readv's iovec import when there is one buffer, the usual case.
+    ssize_t got =
+        count == 1 ? ::recv(fd_, vecs[0].iov_base, vecs[0].iov_len, 0) : ::readv(fd_, vecs, count);
     if (got > 0) {
       size_t left = static_cast<size_t>(got);
       for (int i = 0; i < count; ++i) {
@@ -207,10 +210,15 @@ bool StreamSocket::writeOutput() {
       vecs[i] = iovec{chunks[i].iov_base, chunks[i].iov_len};
       offered += chunks[i].iov_len;
     }
-    msghdr message{};
-    message.msg_iov = vecs;
-    message.msg_iovlen = static_cast<size_t>(count);
-    ssize_t sent = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+    ssize_t sent;
+    if (count == 1) {
+      sent = ::send(fd_, vecs[0].iov_base, vecs[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr message{};
+      message.msg_iov = vecs;
+      message.msg_iovlen = static_cast<size_t>(count);
+      sent = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+    }
     if (sent < 0) {
       if (errno == EINTR) continue;
       return wouldBlock(errno);

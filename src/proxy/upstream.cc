@@ -126,11 +126,11 @@ void UpstreamRequest::sendHeaders(const abi::Headers& headers, bool endOfStream)
   chunkedRequest_ = !endOfStream && !abi::findHeader(headers, "content-length");
   std::string head = serializeRequestHead(headers, chunkedRequest_);
   StreamSocket& socket = connection_->socket();
-  evbuffer_add(socket.output(), head.data(), head.size());
   if (endOfStream) {
     requestComplete_ = true;
-    socket.flush();
+    socket.write(head);
   } else {
+    evbuffer_add(socket.output(), head.data(), head.size());
     socket.flushSoon();  // a body sent in this same callback leaves with the head
   }
 }
