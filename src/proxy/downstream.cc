@@ -257,13 +257,15 @@ void DownstreamConnection::sendResponseHeaders(const abi::Headers& headers, bool
     keepAlive_ = false;
   }
   if (!requestComplete_) keepAlive_ = false;  // the rest of the request body is never read
-  std::string head;
+  // Built in a per-thread buffer that keeps its capacity, and copied out at once.
+  thread_local std::string head;
+  head.clear();
   if (endOfStream && !noBody) {
     abi::Headers withoutBody = headers;  // copied only here: most responses keep their headers
     abi::replaceHeader(withoutBody, "content-length", "0");
-    head = serializeResponseHead(withoutBody, responseFraming_);
+    appendResponseHead(head, withoutBody, responseFraming_);
   } else {
-    head = serializeResponseHead(headers, responseFraming_);
+    appendResponseHead(head, headers, responseFraming_);
   }
   if (!keepAlive_ && responseFraming_ != ResponseFraming::kClose) {
     head.insert(head.size() - 2, "connection: close\r\n");

@@ -28,12 +28,10 @@ abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pse
   return out;
 }
 
-std::string serializeRequestHead(const abi::Headers& headers, bool chunked) {
+void appendRequestHead(std::string& out, const abi::Headers& headers, bool chunked) {
   const std::string* method = abi::findHeader(headers, ":method");
   const std::string* path = abi::findHeader(headers, ":path");
   const std::string* authority = abi::findHeader(headers, ":authority");
-  std::string out;
-  out.reserve(256);
   out.append(method ? *method : "GET").push_back(' ');
   out.append(path && !path->empty() ? *path : "/").append(" HTTP/1.1\r\n");
   if (authority) out.append("host: ").append(*authority).append("\r\n");
@@ -43,16 +41,13 @@ std::string serializeRequestHead(const abi::Headers& headers, bool chunked) {
   }
   if (chunked) out.append("transfer-encoding: chunked\r\n");
   out.append("\r\n");
-  return out;
 }
 
-std::string serializeResponseHead(const abi::Headers& headers, ResponseFraming framing) {
+void appendResponseHead(std::string& out, const abi::Headers& headers, ResponseFraming framing) {
   const std::string* statusText = abi::findHeader(headers, ":status");
   uint32_t status =
       statusText ? static_cast<uint32_t>(std::strtoul(statusText->c_str(), nullptr, 10)) : 200;
   if (status < 100 || status > 999) status = 502;
-  std::string out;
-  out.reserve(256);
   out.append("HTTP/1.1 ").append(std::to_string(status)).push_back(' ');
   out.append(reasonPhrase(status)).append("\r\n");
   for (const auto& [k, v] : headers) {
@@ -63,7 +58,6 @@ std::string serializeResponseHead(const abi::Headers& headers, ResponseFraming f
   if (framing == ResponseFraming::kChunked) out.append("transfer-encoding: chunked\r\n");
   if (framing == ResponseFraming::kClose) out.append("connection: close\r\n");
   out.append("\r\n");
-  return out;
 }
 
 std::string_view reasonPhrase(uint32_t status) {

@@ -22,13 +22,14 @@ bool nominatedByConnection(const http1::HeaderList& headers, std::string_view lo
 abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pseudoValue,
                           std::string_view pseudoName);
 
-// The request line and headers for an upstream: Host from :authority, no pseudo-headers, and
-// "transfer-encoding: chunked" when `chunked`.
-std::string serializeRequestHead(const abi::Headers& headers, bool chunked);
+// Appends to `out` the request line and headers for an upstream: Host from :authority, no
+// pseudo-headers, and "transfer-encoding: chunked" when `chunked`.
+void appendRequestHead(std::string& out, const abi::Headers& headers, bool chunked);
 
 enum class ResponseFraming { kNone, kContentLength, kChunked, kClose };
-// The status line and headers for a client; the framing header is the caller's to include.
-std::string serializeResponseHead(const abi::Headers& headers, ResponseFraming framing);
+// Appends to `out` the status line and headers for a client; the framing header is the caller's
+// to include.
+void appendResponseHead(std::string& out, const abi::Headers& headers, ResponseFraming framing);
 
 std::string_view reasonPhrase(uint32_t status);
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "proxy/limits.h"
 
@@ -27,6 +28,14 @@ bool wouldBlock(int error) {
   return error == EAGAIN || error == EWOULDBLOCK;
 }
 
+// The sockets that asked for flushSoon during a socket callback on this thread, flushed when the
+// outermost socket callback returns.
+struct DeferredFlushes {
+  int callbackDepth = 0;
+  std::vector<StreamSocket*> sockets;
+};
+thread_local DeferredFlushes deferredFlushes;
+
 }  // namespace
 
 StreamSocket::StreamSocket(EventLoop& loop, Handler& handler, evutil_socket_t connectedFd)
@@ -40,6 +49,7 @@ StreamSocket::StreamSocket(EventLoop& loop, Handler& handler)
     : loop_(loop), handler_(handler), input_(evbuffer_new()), output_(evbuffer_new()) {}
 
 StreamSocket::~StreamSocket() {
+  if (flushDeferred_) std::erase(deferredFlushes.sockets, this);
   event_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
@@ -81,7 +91,18 @@ void StreamSocket::watch() {
 }
 
 void StreamSocket::onEvent(evutil_socket_t, short what, void* self) {
+  ++deferredFlushes.callbackDepth;
   static_cast<StreamSocket*>(self)->handleEvent(what);
+  if (--deferredFlushes.callbackDepth == 0 && !deferredFlushes.sockets.empty()) flushDeferred();
+}
+
+void StreamSocket::flushDeferred() {
+  // flush() neither reports nor destroys anything synchronously: the list stays as it is.
+  for (StreamSocket* socket : deferredFlushes.sockets) {
+    socket->flushDeferred_ = false;
+    socket->flush();
+  }
+  deferredFlushes.sockets.clear();
 }
 
 void StreamSocket::handleEvent(short what) {
@@ -257,9 +278,16 @@ void StreamSocket::flush() {
 }
 
 void StreamSocket::flushSoon() {
+  if (state_ != State::kOpen || writeFailed_ || outputLength() == 0) return;
+  if (deferredFlushes.callbackDepth > 0) {
+    if (!flushDeferred_) {
+      flushDeferred_ = true;
+      deferredFlushes.sockets.push_back(this);
+    }
+    return;
+  }
   // Active events queued during a callback run in the same loop turn, right after it.
-  if (state_ == State::kOpen && !writeFailed_ && outputLength() > 0)
-    event_active(event_.get(), EV_WRITE, 0);
+  event_active(event_.get(), EV_WRITE, 0);
 }
 
 void StreamSocket::pauseReading() {

@@ -79,6 +79,8 @@ class StreamSocket {
   void flush();
   // Sends output() once the current event-loop callback has returned, so that bytes written next
   // in the same callback (a response body after its head) leave in the same system call.
+  // Inside a StreamSocket callback that is when the outermost one returns; elsewhere an event
+  // activation brings it right after the callback.
   void flushSoon();
   // onWritable comes once output() is at most this long (default 0: empty).
   void setWriteLowWatermark(size_t bytes) { writeLowWatermark_ = bytes; }
@@ -104,6 +106,7 @@ class StreamSocket {
   };
 
   static void onEvent(evutil_socket_t, short what, void* self);
+  static void flushDeferred();
   void watch();
   void handleEvent(short what);
   void finishConnect();
@@ -123,6 +126,7 @@ class StreamSocket {
   size_t lastWakeupBytes_ = 0;  // what the previous wake-up read: sizes the next first read
   int connectErrno_ = 0;        // an immediate connect failure, reported from the loop
   bool writeFailed_ = false;    // a write from a method call failed, reported from the loop
+  bool flushDeferred_ = false;  // on the per-thread list of flushes for the end of the callback
   bool readPaused_ = false;
   bool peerClosed_ = false;  // EPOLLRDHUP seen: a FIN waits behind the data
   bool endOfStream_ = false;

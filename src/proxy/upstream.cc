@@ -124,7 +124,10 @@ void UpstreamRequest::sendHeaders(const abi::Headers& headers, bool endOfStream)
   const std::string* method = abi::findHeader(headers, ":method");
   method_ = method ? *method : "GET";
   chunkedRequest_ = !endOfStream && !abi::findHeader(headers, "content-length");
-  std::string head = serializeRequestHead(headers, chunkedRequest_);
+  // Built in a per-thread buffer that keeps its capacity, and copied out at once.
+  thread_local std::string head;
+  head.clear();
+  appendRequestHead(head, headers, chunkedRequest_);
   StreamSocket& socket = connection_->socket();
   if (endOfStream) {
     requestComplete_ = true;

@@ -236,6 +236,32 @@ TEST(StreamSocketTest, FlushSoonSendsOnceTheCallbackReturns) {
   EXPECT_EQ(std::string(buffer), "head body");
 }
 
+TEST(StreamSocketTest, FlushSoonInsideASocketCallbackSendsAsTheCallbackReturns) {
+  EventLoop loop;
+  Pair inbound = connectedPair();
+  Pair outbound = connectedPair();
+  Recorder inRecorder;
+  Recorder outRecorder;
+  StreamSocket in(loop, inRecorder, inbound.ours.release());
+  StreamSocket out(loop, outRecorder, outbound.ours.release());
+  inRecorder.socket = &in;
+  outRecorder.socket = &out;
+  size_t heldDuringCallback = 0;
+  inRecorder.whenReadable = [&] {
+    evbuffer_add(out.output(), "head ", 5);
+    out.flushSoon();
+    evbuffer_add_buffer(out.output(), in.input());
+    heldDuringCallback = out.outputLength();
+  };
+  sendAll(inbound.peer.get(), "body");
+  ASSERT_TRUE(runUntil(loop, [&] { return inRecorder.saw("readable"); }));
+  EXPECT_EQ(heldDuringCallback, 9u);
+  EXPECT_EQ(out.outputLength(), 0u);  // sent when the callback returned, not on a later turn
+  char buffer[16] = {};
+  ASSERT_EQ(::recv(outbound.peer.get(), buffer, sizeof(buffer), 0), 9);
+  EXPECT_EQ(std::string(buffer), "head body");
+}
+
 TEST(StreamSocketTest, PausedReadingHoldsBytesAndTheFinUntilResumed) {
   EventLoop loop;
   Pair pair = connectedPair();
