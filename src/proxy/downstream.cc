@@ -182,12 +182,10 @@ bool DownstreamConnection::readBody() {
   evbuffer* in = socket_.input();
   size_t available = evbuffer_get_length(in);
   if (available == 0) return false;
-  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
   if (requestFraming_.kind == http1::BodyFraming::Kind::kContentLength) {
-    size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size()));
+    size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, available));
     remaining_ -= take;
-    std::string chunk(bytes.substr(0, take));
-    evbuffer_drain(in, take);
+    std::string chunk = takeBytes(in, take);
     if (remaining_ == 0) {
       requestComplete_ = true;
       state_ = State::kAwaitResponse;
@@ -195,6 +193,7 @@ bool DownstreamConnection::readBody() {
     if (stream_) stream_->onRequestData(chunk, remaining_ == 0);
     return state_ == State::kBody;
   }
+  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
   http1::ChunkedStep step = chunked_.decode(bytes);
   if (step.status == http1::ChunkedStatus::kError) {
     rejectRequest(400, step.reason());

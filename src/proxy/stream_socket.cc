@@ -15,17 +15,34 @@
 namespace wasmgate::proxy {
 namespace {
 
-// Read sizes a little under a power of two, so that the evbuffer chain holding them (its 48-byte
-// header included) is allocated at exactly that power of two. The first read of a wake-up is
-// small, as most requests and many responses are (1 KiB comes from malloc's per-thread cache),
-// unless the previous wake-up brought more; further reads of the same wake-up are large.
+// The first read of a wake-up is small, as most requests and many responses are, unless the
+// previous wake-up brought more: it goes into an evbuffer chain a little under 1 KiB, so that
+// the chain with its 48-byte header comes from malloc's per-thread cache. Further reads of the
+// same wake-up go into 64 KiB blocks kept in a per-thread pool: allocating and freeing that much
+// per read would have malloc return the memory to the kernel and fault it back in every time.
 constexpr size_t kSmallReadBytes = 1024 - 64;
-constexpr size_t kLargeReadBytes = 64 * 1024 - 128;
+constexpr size_t kReadBlockBytes = 64 * 1024;
+// Free blocks a thread keeps; blocks in use are bounded by the proxy's buffer limits.
+constexpr size_t kMaxPooledReadBlocks = 32;
 // Buffers in one writev; output holds a few dozen chains at most.
 constexpr int kMaxWriteVecs = 64;
 
 bool wouldBlock(int error) {
   return error == EAGAIN || error == EWOULDBLOCK;
+}
+
+// Free read blocks of this thread, or nullptr once the pool is destroyed at thread exit (evbuffers
+// destroyed after it still release their blocks). The flag is trivially destructible, so it can
+// be read at any time.
+thread_local bool readBlockPoolDestroyed = false;
+struct ReadBlockPool {
+  ~ReadBlockPool() { readBlockPoolDestroyed = true; }
+  std::vector<std::unique_ptr<char[]>> blocks;
+};
+ReadBlockPool* readBlockPool() {
+  if (readBlockPoolDestroyed) return nullptr;
+  thread_local ReadBlockPool pool;
+  return &pool;
 }
 
 // The sockets that asked for flushSoon during a socket callback on this thread, flushed when the
@@ -96,6 +113,22 @@ void StreamSocket::onEvent(evutil_socket_t, short what, void* self) {
   if (--deferredFlushes.callbackDepth == 0 && !deferredFlushes.sockets.empty()) flushDeferred();
 }
 
+std::unique_ptr<char[]> StreamSocket::takeReadBlock() {
+  ReadBlockPool* pool = readBlockPool();
+  if (pool && !pool->blocks.empty()) {
+    std::unique_ptr<char[]> block = std::move(pool->blocks.back());
+    pool->blocks.pop_back();
+    return block;
+  }
+  return std::make_unique_for_overwrite<char[]>(kReadBlockBytes);
+}
+
+void StreamSocket::returnReadBlock(const void* data, size_t, void*) {
+  std::unique_ptr<char[]> block(static_cast<char*>(const_cast<void*>(data)));
+  ReadBlockPool* pool = readBlockPool();
+  if (pool && pool->blocks.size() < kMaxPooledReadBlocks) pool->blocks.push_back(std::move(block));
+}
+
 void StreamSocket::flushDeferred() {
   // flush() neither reports nor destroys anything synchronously: the list stays as it is.
   for (StreamSocket* socket : deferredFlushes.sockets) {
@@ -143,11 +176,65 @@ void StreamSocket::finishConnect() {
   }
   state_ = State::kOpen;
   if (connectTimer_) connectTimer_->cancel();
-  if (outputLength() > 0 && !writeOutput()) {
+  bool wrote = outputLength() > 0;
+  if (wrote && !writeOutput()) {
     fail(SocketError::kConnectionFailed);
     return;
   }
   handler_.onConnected();
+  // Output that waited for the connection went out: as after any wait for the kernel.
+  if (wrote && state_ == State::kOpen && outputLength() <= writeLowWatermark_)
+    handler_.onWritable();
+}
+
+// Reads into the free space at the end of input(): for the small first read of a wake-up.
+ssize_t StreamSocket::readIntoInput(size_t& offered) {
+  evbuffer_iovec space[2];
+  int count =
+      evbuffer_reserve_space(input_.get(), static_cast<ev_ssize_t>(kSmallReadBytes), space, 2);
+  if (count <= 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  iovec vecs[2];
+  offered = 0;
+  for (int i = 0; i < count; ++i) {
+    vecs[i] = iovec{space[i].iov_base, space[i].iov_len};
+    offered += space[i].iov_len;
+  }
+  // recv() spares the kernel readv's iovec import when there is one buffer, the usual case.
+  ssize_t got =
+      count == 1 ? ::recv(fd_, vecs[0].iov_base, vecs[0].iov_len, 0) : ::readv(fd_, vecs, count);
+  if (got > 0) {
+    size_t left = static_cast<size_t>(got);
+    for (int i = 0; i < count; ++i) {
+      space[i].iov_len = std::min(space[i].iov_len, left);
+      left -= space[i].iov_len;
+    }
+    evbuffer_commit_space(input_.get(), space, count);
+  }
+  return got;
+}
+
+// Reads into a block from the thread's pool, which input() then holds by reference.
+ssize_t StreamSocket::readIntoBlock(size_t& offered) {
+  std::unique_ptr<char[]> block = takeReadBlock();
+  offered = kReadBlockBytes;
+  ssize_t got = ::recv(fd_, block.get(), kReadBlockBytes, 0);
+  if (got <= 0) {
+    returnReadBlock(block.release(), 0, nullptr);
+    return got;
+  }
+  // From here the evbuffer owns the block: returnReadBlock runs once its last byte is drained,
+  // wherever the chain went (evbuffer_add_buffer moves it to another socket's output as is).
+  char* data = block.release();
+  if (evbuffer_add_reference(input_.get(), data, static_cast<size_t>(got), &returnReadBlock,
+                             nullptr) != 0) {
+    returnReadBlock(data, 0, nullptr);
+    errno = ENOMEM;
+    return -1;
+  }
+  return got;
 }
 
 void StreamSocket::readAvailable() {
@@ -160,30 +247,10 @@ void StreamSocket::readAvailable() {
       capped = true;
       break;
     }
-    size_t want =
-        total == 0 && lastWakeupBytes_ <= kSmallReadBytes ? kSmallReadBytes : kLargeReadBytes;
-    evbuffer_iovec space[2];
-    int count = evbuffer_reserve_space(input_.get(), static_cast<ev_ssize_t>(want), space, 2);
-    if (count <= 0) {
-      failed = true;  // out of memory
-      break;
-    }
-    iovec vecs[2];
     size_t offered = 0;
-    for (int i = 0; i < count; ++i) {
-      vecs[i] = iovec{space[i].iov_base, space[i].iov_len};
-      offered += space[i].iov_len;
-    }
-    // recv() spares the kernel readv's iovec import when there is one buffer, the usual case.
-    ssize_t got =
-        count == 1 ? ::recv(fd_, vecs[0].iov_base, vecs[0].iov_len, 0) : ::readv(fd_, vecs, count);
+    bool small = total == 0 && lastWakeupBytes_ <= kSmallReadBytes;
+    ssize_t got = small ? readIntoInput(offered) : readIntoBlock(offered);
     if (got > 0) {
-      size_t left = static_cast<size_t>(got);
-      for (int i = 0; i < count; ++i) {
-        space[i].iov_len = std::min(space[i].iov_len, left);
-        left -= space[i].iov_len;
-      }
-      evbuffer_commit_space(input_.get(), space, count);
       total += static_cast<size_t>(got);
       // Less than asked: nothing more is queued, and new bytes bring a new edge. Unless a FIN
       // is known to wait: then read on until it shows.
@@ -315,6 +382,12 @@ void StreamSocket::close() {
 void StreamSocket::fail(SocketError error) {
   close();
   handler_.onError(error);
+}
+
+std::string takeBytes(evbuffer* buffer, size_t length) {
+  std::string bytes(length, '\0');
+  evbuffer_remove(buffer, bytes.data(), length);
+  return bytes;
 }
 
 }  // namespace wasmgate::proxy

@@ -36,7 +36,8 @@ class StreamSocket {
   // destroy it: owners go through EventLoop::deferDelete.
   class Handler {
    public:
-    // A connect() finished; output written before it is on its way.
+    // A connect() finished; output written before it is on its way (onWritable follows when it
+    // is down to the low watermark).
     virtual void onConnected() {}
     // New bytes are in input().
     virtual void onReadable() = 0;
@@ -111,6 +112,10 @@ class StreamSocket {
   void handleEvent(short what);
   void finishConnect();
   void readAvailable();
+  ssize_t readIntoInput(size_t& offered);
+  ssize_t readIntoBlock(size_t& offered);
+  static std::unique_ptr<char[]> takeReadBlock();
+  static void returnReadBlock(const void* data, size_t length, void* unused);
   bool writeOutput();  // false on a write error
   void fail(SocketError error);
 
@@ -131,5 +136,9 @@ class StreamSocket {
   bool peerClosed_ = false;  // EPOLLRDHUP seen: a FIN waits behind the data
   bool endOfStream_ = false;
 };
+
+// Moves the first `length` bytes of `buffer` into a string: one copy, however many chains they
+// span (evbuffer_pullup would first join them in a new chain).
+std::string takeBytes(evbuffer* buffer, size_t length);
 
 }  // namespace wasmgate::proxy

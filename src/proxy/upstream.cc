@@ -216,18 +216,17 @@ bool UpstreamRequest::processResponse() {
     if (endOfStream) finish();
     return true;
   }
-  std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
   switch (framing_.kind) {
     case http1::BodyFraming::Kind::kContentLength: {
-      size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size()));
+      size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, available));
       remaining_ -= take;
-      std::string chunk(bytes.substr(0, take));
-      evbuffer_drain(in, take);
+      std::string chunk = takeBytes(in, take);
       callbacks_.onUpstreamData(chunk, remaining_ == 0);
       if (remaining_ == 0) finish();
       return !done_;
     }
     case http1::BodyFraming::Kind::kChunked: {
+      std::string_view bytes(reinterpret_cast<const char*>(evbuffer_pullup(in, -1)), available);
       http1::ChunkedStep step = chunked_.decode(bytes);
       if (step.status == http1::ChunkedStatus::kError) {
         fail(502, "upstream_malformed_body." + std::string(step.reason()));
@@ -251,8 +250,7 @@ bool UpstreamRequest::processResponse() {
       return step.status != http1::ChunkedStatus::kNeedMore && !done_;
     }
     default: {
-      std::string chunk(bytes);
-      evbuffer_drain(in, bytes.size());
+      std::string chunk = takeBytes(in, available);
       callbacks_.onUpstreamData(chunk, false);
       return false;
     }
