@@ -1,9 +1,6 @@
 #include "proxy/tcp_proxy.h"
 
 #include <event2/buffer.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
 #include <cstring>
 
@@ -60,22 +57,18 @@ TcpProxySession::TcpProxySession(Worker& worker, const ListenerConfig& listener,
       listener_(listener),
       stats_(stats),
       chain_(std::move(chain)),
+      downstream_(worker.loop(), downstreamEvents_, fd),
+      upstream_(worker.loop(), upstreamEvents_),
       peer_(std::move(peer)),
       local_(std::move(local)),
       id_(id),
       idle_(worker.loop(), [this] { closeAll(abi::PeerType::kLocal); }) {
   ++stats_.downstreamCx;
   ++stats_.activeCx;
-  downstream_ = bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(downstream_, &TcpProxySession::onDownstreamRead,
-                    &TcpProxySession::onDownstreamWrite, &TcpProxySession::onDownstreamEvent, this);
-  upstream_ = bufferevent_socket_new(worker.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(upstream_, &TcpProxySession::onUpstreamRead, &TcpProxySession::onUpstreamWrite,
-                    &TcpProxySession::onUpstreamEvent, this);
-  down_.from = downstream_;
-  down_.to = upstream_;
-  up_.from = upstream_;
-  up_.to = downstream_;
+  down_.from = &downstream_;
+  down_.to = &upstream_;
+  up_.from = &upstream_;
+  up_.to = &downstream_;
   for (size_t i = 0; i < chain_->network.size(); ++i) {
     const PluginConfig& config = chain_->network[i]->plugin().config;
     if (!config.matchPorts.empty() && std::find(config.matchPorts.begin(), config.matchPorts.end(),
@@ -92,39 +85,19 @@ void TcpProxySession::start() {
   if (cluster && !cluster->config().endpoints.empty()) {
     const SocketAddress& endpoint = cluster->nextEndpoint();
     upstreamAddress_ = endpoint.toString();
-    sockaddr_storage addr{};
-    int len = sizeof(addr);
-    std::string target = endpoint.host == "localhost" ? "127.0.0.1:" + std::to_string(endpoint.port)
-                                                      : upstreamAddress_;
-    timeval connectTimeout{
-        static_cast<time_t>(cluster->config().connectTimeout.count() / 1000),
-        static_cast<suseconds_t>(cluster->config().connectTimeout.count() % 1000 * 1000)};
-    bufferevent_set_timeouts(upstream_, nullptr, &connectTimeout);
-    connecting =
-        evutil_parse_sockaddr_port(target.c_str(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
-        bufferevent_socket_connect(upstream_, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+    connecting = upstream_.connect(endpoint, cluster->config().connectTimeout);
   }
-  for (bufferevent* bev : {downstream_, upstream_}) {
-    bufferevent_setwatermark(bev, EV_WRITE, kUpstreamHighWatermark / 2, 0);
-    // libevent reads 4 KiB per wake-up by default; bulk TCP wants far larger reads.
-    bufferevent_set_max_single_read(bev, kMaxSingleReadBytes);
-    bufferevent_set_max_single_write(bev, kMaxSingleReadBytes);
-  }
+  for (StreamSocket* socket : {&downstream_, &upstream_})
+    socket->setWriteLowWatermark(kUpstreamHighWatermark / 2);
   if (!connecting) {
     closeAll(abi::PeerType::kLocal);
     return;
   }
   startPlugins();
-  if (!closed_) {
-    bufferevent_enable(downstream_, EV_READ | EV_WRITE);
-    bufferevent_enable(upstream_, EV_READ | EV_WRITE);
-    idle_.arm(listener_.idleTimeout);
-  }
+  if (!closed_) idle_.arm(listener_.idleTimeout);
 }
 
 TcpProxySession::~TcpProxySession() {
-  if (downstream_) bufferevent_free(downstream_);
-  if (upstream_) bufferevent_free(upstream_);
   --stats_.activeCx;
 }
 
@@ -175,60 +148,44 @@ void TcpProxySession::startPlugins() {
   }
 }
 
-void TcpProxySession::onDownstreamRead(bufferevent*, void* self) {
-  static_cast<TcpProxySession*>(self)->readFrom(Side::kDownstream);
-}
-void TcpProxySession::onUpstreamRead(bufferevent*, void* self) {
-  static_cast<TcpProxySession*>(self)->readFrom(Side::kUpstream);
-}
-
-void TcpProxySession::onDownstreamWrite(bufferevent*, void* self) {
-  auto* s = static_cast<TcpProxySession*>(self);
-  s->applyBackPressure();
-  s->maybeShutdown(Side::kUpstream);  // bytes from upstream to client fully written
-}
-void TcpProxySession::onUpstreamWrite(bufferevent*, void* self) {
-  auto* s = static_cast<TcpProxySession*>(self);
-  s->applyBackPressure();
-  s->maybeShutdown(Side::kDownstream);
+// The sides are named after where bytes are read: the downstream socket reads the
+// client-to-upstream direction and writes the upstream-to-client one.
+void TcpProxySession::SocketEvents::onConnected() {
+  session.maybeShutdown(Side::kDownstream);  // a client FIN that came while connecting
 }
 
-void TcpProxySession::onDownstreamEvent(bufferevent*, short what, void* self) {
-  auto* s = static_cast<TcpProxySession*>(self);
-  if (what & BEV_EVENT_EOF) {
-    s->down_.eofSeen = true;
-    s->readFrom(Side::kDownstream);
-    return;
-  }
-  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) s->closeAll(abi::PeerType::kRemote);
+void TcpProxySession::SocketEvents::onReadable() {
+  session.readFrom(side);
 }
 
-void TcpProxySession::onUpstreamEvent(bufferevent*, short what, void* self) {
-  auto* s = static_cast<TcpProxySession*>(self);
-  if (what & BEV_EVENT_CONNECTED) {
-    bufferevent_set_timeouts(s->upstream_, nullptr, nullptr);
-    int one = 1;
-    setsockopt(bufferevent_getfd(s->upstream_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return;
-  }
-  if (what & BEV_EVENT_EOF) {
-    s->up_.eofSeen = true;
-    s->readFrom(Side::kUpstream);
-    return;
-  }
-  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) s->closeAll(abi::PeerType::kLocal);
+void TcpProxySession::SocketEvents::onWritable() {
+  session.applyBackPressure();
+  // What the other side read is now written out: its FIN may follow.
+  session.maybeShutdown(side == Side::kDownstream ? Side::kUpstream : Side::kDownstream);
+}
+
+void TcpProxySession::SocketEvents::onEndOfStream() {
+  session.dir(side).eofSeen = true;
+  session.readFrom(side);
+}
+
+void TcpProxySession::SocketEvents::onError(SocketError) {
+  // A failure of the client's socket is the remote's doing; of the upstream's (connect failure,
+  // connect timeout, reset), a local close towards the client.
+  session.closeAll(side == Side::kDownstream ? abi::PeerType::kRemote : abi::PeerType::kLocal);
 }
 
 void TcpProxySession::readFrom(Side side) {
   if (closed_) return;
   Direction& d = dir(side);
   idle_.arm(listener_.idleTimeout);
-  evbuffer* in = bufferevent_get_input(d.from);
+  evbuffer* in = d.from->input();
   size_t n = evbuffer_get_length(in);
   if (slots_.empty() && !d.stoppedAt) {
     // No plugin to show the bytes to: move the buffer's chunks across without copying.
     d.bytes += n;
-    evbuffer_add_buffer(bufferevent_get_output(d.to), in);
+    evbuffer_add_buffer(d.to->output(), in);
+    d.to->flush();
     if (d.eofSeen && !d.eofDelivered) {
       d.eofDelivered = true;
       maybeShutdown(side);
@@ -313,7 +270,7 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
 void TcpProxySession::forward(Side side, std::string_view chunk, bool endOfStream) {
   Direction& d = dir(side);
   if (!chunk.empty()) {
-    bufferevent_write(d.to, chunk.data(), chunk.size());
+    d.to->write(chunk);
     d.bytes += chunk.size();
   }
   if (endOfStream) maybeShutdown(side);
@@ -323,9 +280,11 @@ void TcpProxySession::forward(Side side, std::string_view chunk, bool endOfStrea
 void TcpProxySession::maybeShutdown(Side side) {
   Direction& d = dir(side);
   if (closed_ || !d.eofDelivered || d.stoppedAt || d.shutdownSent) return;
-  if (evbuffer_get_length(bufferevent_get_output(d.to)) != 0) return;
+  // Before the upstream is connected the FIN waits for onConnected (shutting down a connecting
+  // socket would abort it).
+  if (!d.to->connected() || d.to->outputLength() != 0) return;
   d.shutdownSent = true;
-  shutdown(bufferevent_getfd(d.to), SHUT_WR);
+  d.to->shutdownWrite();
   if (down_.shutdownSent && up_.shutdownSent) {
     closeAll(abi::PeerType::kRemote);  // both sides finished: the client closed its side
   }
@@ -335,11 +294,11 @@ void TcpProxySession::applyBackPressure() {
   if (closed_) return;
   // A side whose peer cannot keep up stops being read until the peer drains (no unbounded buffers).
   for (Direction* d : {&down_, &up_}) {
-    bool full = evbuffer_get_length(bufferevent_get_output(d->to)) > kUpstreamHighWatermark;
+    bool full = d->to->outputLength() > kUpstreamHighWatermark;
     if (full) {
-      bufferevent_disable(d->from, EV_READ);
+      d->from->pauseReading();
     } else if (!d->eofSeen) {
-      bufferevent_enable(d->from, EV_READ);
+      d->from->resumeReading();
     }
   }
 }
@@ -377,8 +336,8 @@ void TcpProxySession::closeAll(abi::PeerType downstreamPeer) {
     if (s.isOk()) s = vm->endStream(slot->context);
     if (!s.isOk()) slot->plugin.onVmFailure(s);
   }
-  bufferevent_disable(downstream_, EV_READ | EV_WRITE);
-  bufferevent_disable(upstream_, EV_READ | EV_WRITE);
+  downstream_.close();
+  upstream_.close();
   stats_.countStatus(200);
   worker_.removeTcpSession(this);
 }

@@ -3,8 +3,6 @@
 // timeouts.
 #pragma once
 
-#include <event2/bufferevent.h>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +12,7 @@
 #include "proxy/event_loop.h"
 #include "proxy/plugin_chain.h"
 #include "proxy/server_config.h"
+#include "proxy/stream_socket.h"
 
 namespace wasmgate::proxy {
 
@@ -39,9 +38,20 @@ class TcpProxySession final : public Deletable {
 
  private:
   struct Slot;
+  // What one of the two sockets reports, tagged with its side.
+  struct SocketEvents final : StreamSocket::Handler {
+    SocketEvents(TcpProxySession& s, Side d) : session(s), side(d) {}
+    void onConnected() override;
+    void onReadable() override;
+    void onWritable() override;
+    void onEndOfStream() override;
+    void onError(SocketError error) override;
+    TcpProxySession& session;
+    Side side;
+  };
   struct Direction {
-    bufferevent* from = nullptr;      // where the bytes are read
-    bufferevent* to = nullptr;        // where they are written
+    StreamSocket* from = nullptr;     // where the bytes are read
+    StreamSocket* to = nullptr;       // where they are written
     std::optional<size_t> stoppedAt;  // position in chain order of the plugin holding them
     std::string held;                 // bytes that plugin holds
     bool eofSeen = false;             // the reading side sent FIN
@@ -49,13 +59,6 @@ class TcpProxySession final : public Deletable {
     bool shutdownSent = false;        // FIN forwarded to the writing side
     uint64_t bytes = 0;               // forwarded
   };
-
-  static void onDownstreamRead(bufferevent*, void* self);
-  static void onUpstreamRead(bufferevent*, void* self);
-  static void onDownstreamWrite(bufferevent*, void* self);
-  static void onUpstreamWrite(bufferevent*, void* self);
-  static void onDownstreamEvent(bufferevent*, short what, void* self);
-  static void onUpstreamEvent(bufferevent*, short what, void* self);
 
   void startPlugins();
   bool failSlot(Slot& slot, const Status& why);
@@ -73,8 +76,10 @@ class TcpProxySession final : public Deletable {
   std::shared_ptr<WorkerChain> chain_;
   std::vector<std::unique_ptr<Slot>> slots_;
   abi::StreamData data_;
-  bufferevent* downstream_ = nullptr;
-  bufferevent* upstream_ = nullptr;
+  SocketEvents downstreamEvents_{*this, Side::kDownstream};
+  SocketEvents upstreamEvents_{*this, Side::kUpstream};
+  StreamSocket downstream_;
+  StreamSocket upstream_;
   std::string peer_, local_, upstreamAddress_;
   uint64_t id_;
   Direction down_;       // client to upstream

@@ -296,6 +296,8 @@ TEST(StreamSocketTest, ConnectsAndSendsWhatWasWrittenBefore) {
   EXPECT_TRUE(socket.connecting());
   ASSERT_TRUE(runUntil(loop, [&] { return recorder.saw("connected"); }));
   EXPECT_TRUE(socket.connected());
+  // What waited for the connection went out with it, as after any wait for the kernel.
+  EXPECT_EQ(recorder.events, (std::vector<std::string>{"connected", "writable"}));
   Fd accepted(::accept(listener.get(), nullptr, nullptr));
   char buffer[32] = {};
   ASSERT_EQ(::recv(accepted.get(), buffer, sizeof(buffer), 0), 14);
