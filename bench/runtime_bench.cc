@@ -28,7 +28,9 @@ const runtime::HostFunctionTable& hostTable() {
 }
 
 // An instance of runtime_calls.wasm; deadlineMs > 0 arms the watchdog on every outermost call.
-std::unique_ptr<runtime::WasmInstance> instantiate(benchmark::State& state, int64_t deadlineMs) {
+std::unique_ptr<runtime::WasmInstance> instantiate(
+    benchmark::State& state, int64_t deadlineMs,
+    std::shared_ptr<runtime::InstanceGroup> group = nullptr) {
   static const runtime::CompiledModulePtr module = [] {
     auto bytes = readFile(fixturePath("runtime_calls.wasm"));
     if (!bytes) return runtime::CompiledModulePtr();
@@ -39,7 +41,7 @@ std::unique_ptr<runtime::WasmInstance> instantiate(benchmark::State& state, int6
     state.SkipWithError("cannot compile runtime_calls.wasm");
     return nullptr;
   }
-  runtime::InstanceOptions options{std::chrono::milliseconds(deadlineMs)};
+  runtime::InstanceOptions options{std::chrono::milliseconds(deadlineMs), std::move(group)};
   auto instance = engine().instantiate(module, hostTable(), options);
   if (!instance.isOk()) {
     state.SkipWithError(instance.status().toString().c_str());
@@ -78,12 +80,15 @@ BENCHMARK(BM_RuntimeCall)
 
 // Calls in a batch that go round 10 instances, one call each, as a worker with 10 plugins does:
 // each call switches the thread to another isolate.
+// grouped:1 puts the 10 in one InstanceGroup (one isolate), as a worker does.
 void BM_RuntimeCallRoundRobin(benchmark::State& state) {
   constexpr int kInstances = 10;
+  std::shared_ptr<runtime::InstanceGroup> group;
+  if (state.range(0) != 0) group = engine().newGroup();
   std::vector<std::unique_ptr<runtime::WasmInstance>> instances;
   std::vector<runtime::FunctionHandle> fns;
   for (int i = 0; i < kInstances; ++i) {
-    instances.push_back(instantiate(state, 1000));
+    instances.push_back(instantiate(state, 1000, group));
     if (!instances.back()) return;
     auto fn = instances.back()->function("identity", kI32ToI32);
     if (!fn) return state.SkipWithError("no export identity");
@@ -101,7 +106,7 @@ void BM_RuntimeCallRoundRobin(benchmark::State& state) {
     next = next + 1 == kInstances ? 0 : next + 1;
   }
 }
-BENCHMARK(BM_RuntimeCallRoundRobin);
+BENCHMARK(BM_RuntimeCallRoundRobin)->ArgName("grouped")->Arg(0)->Arg(1);
 
 // One call of env.host_inc from the guest: the guest loops kHostcallsPerCall times per entry.
 void BM_RuntimeHostcall(benchmark::State& state) {

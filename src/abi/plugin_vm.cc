@@ -232,8 +232,8 @@ PluginVm::~PluginVm() {
 
 Result<std::unique_ptr<PluginVm>> PluginVm::create(std::shared_ptr<const PluginModule> module,
                                                    PluginSpec spec, PluginHost& host) {
+  runtime::InstanceOptions options{module->limits().callDeadline, spec.instanceGroup};
   std::unique_ptr<PluginVm> vm(new PluginVm(module, std::move(spec), host));
-  runtime::InstanceOptions options{module->limits().callDeadline};
   auto instance = module->engine().instantiate(module->compiled(), hostcallTable(), options);
   if (!instance.isOk()) return instance.status();
   vm->instance_ = std::move(instance).value();

@@ -38,6 +38,8 @@ struct PluginSpec {
   std::vector<std::pair<std::string, std::string>> environment;  // WASI environ
   // When set, only these hostcalls work; the others fail with InternalFailure (WASI: notcapable).
   std::optional<std::set<std::string, std::less<>>> allowedHostcalls;
+  // Where the VM's sandbox lives: a worker's group, or (null) a heap of its own.
+  std::shared_ptr<runtime::InstanceGroup> instanceGroup;
 };
 
 // Every export the host may call. Values index PluginModule's type table.

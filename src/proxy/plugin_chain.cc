@@ -85,8 +85,9 @@ WorkerPlugin::~WorkerPlugin() {
   if (vm_) (void)vm_->shutdown();
 }
 
-abi::PluginSpec specOf(const PluginConfig& config) {
+abi::PluginSpec specOf(const PluginConfig& config, Worker& worker) {
   abi::PluginSpec spec;
+  spec.instanceGroup = worker.vmGroup();
   spec.name = config.name;
   spec.rootId = config.rootId;
   spec.vmId = config.vmId;
@@ -97,7 +98,7 @@ abi::PluginSpec specOf(const PluginConfig& config) {
 }
 
 Status WorkerPlugin::start() {
-  auto vm = abi::PluginVm::create(plugin_->module, specOf(plugin_->config), *this);
+  auto vm = abi::PluginVm::create(plugin_->module, specOf(plugin_->config, worker_), *this);
   if (!vm.isOk()) return vm.status();
   Status started = (*vm)->start();
   if (!started.isOk()) return started;

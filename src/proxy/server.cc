@@ -31,6 +31,7 @@ Server::Server(ServerConfig config, ModuleFetcher fetcher)
       config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, config_, listenerStats_));
+    workers_.back()->setVmGroup(engine_->newGroup());
   }
 }
 

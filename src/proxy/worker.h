@@ -46,6 +46,9 @@ class Worker {
   Cluster* cluster(const std::string& name);
   // The HTTP/2 client for gRPC callouts to a cluster, created on first use; nullptr if unknown.
   GrpcClient* grpcClient(const std::string& clusterName);
+  // The worker's plugin VMs share one engine heap (runtime::InstanceGroup).
+  const std::shared_ptr<runtime::InstanceGroup>& vmGroup() const { return vmGroup_; }
+  void setVmGroup(std::shared_ptr<runtime::InstanceGroup> group) { vmGroup_ = std::move(group); }
   const std::shared_ptr<WorkerChain>& chain() const { return chain_; }
   // Replaces the plugin chain; streams in flight keep the one they started with.
   void setChain(std::shared_ptr<WorkerChain> chain) { chain_ = std::move(chain); }
@@ -70,6 +73,7 @@ class Worker {
   std::map<std::string, std::unique_ptr<GrpcClient>> grpcClients_;
   std::map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;
   std::map<TcpProxySession*, std::unique_ptr<TcpProxySession>> tcpSessions_;
+  std::shared_ptr<runtime::InstanceGroup> vmGroup_;
   std::shared_ptr<WorkerChain> chain_;
   std::thread thread_;
 };

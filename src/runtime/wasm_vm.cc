@@ -38,11 +38,14 @@ void CallBatch::hold(const void* owner, std::unique_ptr<HeldLock> lock) {
   thisThreadsBatch().held.emplace_back(owner, std::move(lock));
 }
 
+bool CallBatch::holds(const void* owner) {
+  const auto& held = thisThreadsBatch().held;
+  return std::any_of(held.begin(), held.end(), [owner](const auto& h) { return h.first == owner; });
+}
+
 void CallBatch::releaseEarly(const void* owner) {
+  if (!holds(owner)) return;
   auto& held = thisThreadsBatch().held;
-  if (std::none_of(held.begin(), held.end(), [owner](const auto& h) { return h.first == owner; })) {
-    return;
-  }
   while (!held.empty()) held.pop_back();
 }
 

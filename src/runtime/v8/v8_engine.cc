@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "runtime/watchdog.h"
 
@@ -50,14 +51,53 @@ struct ImportBinding {
   const HostFunction* host;
 };
 
-// What a call batch keeps between calls (see CallBatch): the isolate locked by this thread, and
-// entered, so that a call's own Locker and Isolate::Scope find both done (a re-entry is a counter
-// increment; a first entry takes a mutex and sets thread-locals).
-class BatchLocker final : public CallBatch::HeldLock {
+// One isolate: a heap and its lock. An instance owns one alone, or shares its group's.
+class V8Heap final : public InstanceGroup {
  public:
-  explicit BatchLocker(v8::Isolate* isolate) : locker_(isolate), entered_(isolate) {}
+  explicit V8Heap(v8::ArrayBuffer::Allocator* allocator) {
+    v8::Isolate::CreateParams params;
+    params.array_buffer_allocator = allocator;
+    isolate_ = v8::Isolate::New(params);
+    // Guests run no promises; with the default policy every outermost call would end in a
+    // microtask checkpoint.
+    isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  }
+  ~V8Heap() override {
+    garbagePending_ = false;
+    CallBatch::releaseEarly(this);
+    isolate_->Dispose();
+  }
+  V8Heap(const V8Heap&) = delete;
+  V8Heap& operator=(const V8Heap&) = delete;
+
+  v8::Isolate* isolate() const { return isolate_; }
+
+  // An instance of a shared heap went: its context, instance and linear memory are garbage, which
+  // a heap that runs almost no JavaScript would keep until some much later collection. The
+  // isolate's lock must be held for both.
+  void noteGarbage() { garbagePending_ = true; }
+  void collectGarbage() {
+    if (!std::exchange(garbagePending_, false)) return;
+    isolate_->LowMemoryNotification();
+  }
 
  private:
+  v8::Isolate* isolate_;
+  bool garbagePending_ = false;
+};
+
+// What a call batch keeps between calls (see CallBatch): the isolate locked by this thread, and
+// entered, so that a call's own Locker and Isolate::Scope find both done (a re-entry is a counter
+// increment; a first entry takes a mutex and sets thread-locals). What instances that went
+// during the batch left behind is collected as the batch ends, once however many went.
+class BatchLocker final : public CallBatch::HeldLock {
+ public:
+  explicit BatchLocker(V8Heap& heap)
+      : heap_(heap), locker_(heap.isolate()), entered_(heap.isolate()) {}
+  ~BatchLocker() override { heap_.collectGarbage(); }
+
+ private:
+  V8Heap& heap_;
   v8::Locker locker_;
   v8::Isolate::Scope entered_;
 };
@@ -65,29 +105,38 @@ class BatchLocker final : public CallBatch::HeldLock {
 class V8Instance final : public WasmInstance {
  public:
   V8Instance(std::shared_ptr<const V8CompiledModule> module, Watchdog& watchdog,
-             const InstanceOptions& options, v8::ArrayBuffer::Allocator* allocator)
-      : module_(std::move(module)), watchdog_(watchdog), options_(options) {
-    v8::Isolate::CreateParams params;
-    params.array_buffer_allocator = allocator;
-    isolate_ = v8::Isolate::New(params);
-    // Guests run no promises; with the default policy every outermost call would end in a
-    // microtask checkpoint.
-    isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+             const InstanceOptions& options, std::shared_ptr<V8Heap> heap)
+      : module_(std::move(module)),
+        watchdog_(watchdog),
+        options_(options),
+        heap_(std::move(heap)),
+        isolate_(heap_->isolate()) {
+    options_.group.reset();  // heap_ holds it
     v8::Isolate* isolate = isolate_;
     watchSlot_ = watchdog_.addSlot([isolate] { isolate->TerminateExecution(); });
   }
 
   ~V8Instance() override {
-    CallBatch::releaseEarly(this);
     watchdog_.removeSlot(watchSlot_);
     {
       v8::Locker locker(isolate_);
+      v8::Isolate::Scope entered(isolate_);
       exportFunctions_.clear();
       memory_.Reset();
       exports_.Reset();
       context_.Reset();
+      if (heap_.use_count() > 1) {  // the isolate lives on: collect what this instance leaves
+        isolate_->ContextDisposedNotification();
+        heap_->noteGarbage();
+        if (!CallBatch::isOpen()) {
+          heap_->collectGarbage();
+        } else if (!CallBatch::holds(heap_.get())) {
+          CallBatch::hold(heap_.get(),
+                          std::make_unique<BatchLocker>(*heap_));  // collects at its end
+        }
+      }
     }
-    isolate_->Dispose();
+    heap_.reset();  // the last instance of a heap of its own disposes the isolate
   }
 
   Status link(const HostFunctionTable& hosts);
@@ -138,6 +187,7 @@ class V8Instance final : public WasmInstance {
   Watchdog& watchdog_;
   Watchdog::Slot* watchSlot_ = nullptr;
   InstanceOptions options_;
+  std::shared_ptr<V8Heap> heap_;
   v8::Isolate* isolate_ = nullptr;
   v8::Global<v8::Context> context_;
   v8::Global<v8::Object> exports_;
@@ -313,7 +363,7 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
   }
   if (callDepth_ > 0) return callEntered(fn, type, args, result);  // from a host function: entered
   if (CallBatch::isOpen() && !v8::Locker::IsLocked(isolate_)) {
-    CallBatch::hold(this, std::make_unique<BatchLocker>(isolate_));
+    CallBatch::hold(heap_.get(), std::make_unique<BatchLocker>(*heap_));
   }
   v8::Locker locker(isolate_);  // nested in the batch's, it costs a thread-id check
   v8::Isolate::Scope isolateScope(isolate_);
@@ -405,13 +455,24 @@ class V8Engine final : public WasmEngine {
         std::move(info).value(), module->GetCompiledModule(), options.maxMemoryPages));
   }
 
+  std::shared_ptr<InstanceGroup> newGroup() override {
+    return std::make_shared<V8Heap>(allocator_.get());
+  }
+
   Result<std::unique_ptr<WasmInstance>> instantiate(const CompiledModulePtr& module,
                                                     const HostFunctionTable& hosts,
                                                     const InstanceOptions& options) override {
     auto v8Module = std::dynamic_pointer_cast<const V8CompiledModule>(module);
     if (!v8Module) return errorStatus(StatusCode::kBadArgument, "module was not compiled by V8");
+    std::shared_ptr<V8Heap> heap;
+    if (options.group) {
+      heap = std::dynamic_pointer_cast<V8Heap>(options.group);
+      if (!heap) return errorStatus(StatusCode::kBadArgument, "group was not made by V8");
+    } else {
+      heap = std::make_shared<V8Heap>(allocator_.get());
+    }
     auto instance =
-        std::make_unique<V8Instance>(std::move(v8Module), watchdog_, options, allocator_.get());
+        std::make_unique<V8Instance>(std::move(v8Module), watchdog_, options, std::move(heap));
     Status linked = instance->link(hosts);
     if (!linked.isOk()) return linked;
     return std::unique_ptr<WasmInstance>(std::move(instance));
