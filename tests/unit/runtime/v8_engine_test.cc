@@ -273,5 +273,48 @@ TEST_F(V8EngineTest, DeadlineFiresInsideABatch) {
   EXPECT_EQ(*callExport(*vm, "add", kI32x2ToI32, {2, 2}), 4u);
 }
 
+TEST_F(V8EngineTest, InstancesOfOneGroupAreSeparateSandboxes) {
+  auto group = engine_->newGroup();
+  auto first = instantiate({}, InstanceOptions{50ms, group});
+  auto second = instantiate({}, InstanceOptions{50ms, group});
+  ASSERT_TRUE(first && second);
+  // Linear memories are their own.
+  ASSERT_TRUE(callExport(*first, "store", {{ValType::kI32, ValType::kI32}, {}}, {64, 1111}).isOk());
+  ASSERT_TRUE(
+      callExport(*second, "store", {{ValType::kI32, ValType::kI32}, {}}, {64, 2222}).isOk());
+  EXPECT_EQ(*callExport(*first, "load", {{ValType::kI32}, {ValType::kI32}}, {64}), 1111u);
+  EXPECT_EQ(*callExport(*second, "load", {{ValType::kI32}, {ValType::kI32}}, {64}), 2222u);
+  // A trap and a deadline in one leave the other answering.
+  EXPECT_EQ(callExport(*first, "unreachable", kVoid, {}).status().code(), StatusCode::kTrap);
+  EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {1, 2}), 3u);
+  EXPECT_EQ(callExport(*second, "spin", kVoid, {}).status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {3, 4}), 7u);
+  EXPECT_EQ(*callExport(*second, "via_host", {{ValType::kI32}, {ValType::kI32}}, {1}), 101u);
+}
+
+TEST_F(V8EngineTest, GroupOutlivesAnyOneInstanceAndServesAnotherThreadAfterABatch) {
+  auto group = engine_->newGroup();
+  auto first = instantiate({}, InstanceOptions{{}, group});
+  auto second = instantiate({}, InstanceOptions{{}, group});
+  ASSERT_TRUE(first && second);
+  {
+    CallBatch batch;
+    EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {1, 1}), 2u);
+    EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {2, 2}), 4u);
+    first.reset();  // inside the batch: what it leaves is collected when the batch ends
+    EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {3, 3}), 6u);
+  }
+  auto third = instantiate({}, InstanceOptions{{}, group});
+  ASSERT_TRUE(third);
+  std::thread([&] {
+    CallBatch batch;
+    EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {4, 4}), 8u);
+    EXPECT_EQ(*callExport(*third, "add", kI32x2ToI32, {5, 5}), 10u);
+  }).join();
+  second.reset();  // outside any batch: collected at once
+  group.reset();   // the last instance now holds the isolate alone
+  EXPECT_EQ(*callExport(*third, "add", kI32x2ToI32, {6, 6}), 12u);
+}
+
 }  // namespace
 }  // namespace wasmgate::runtime
