@@ -59,19 +59,37 @@ DownstreamConnection::DownstreamConnection(Worker& worker, const ListenerConfig&
       peer_(std::move(peer)),
       local_(std::move(local)),
       id_(id),
-      headTimer_(worker.loop(), [this] {
-        if (state_ != State::kHead) return;
-        bool midHead = evbuffer_get_length(socket_.input()) > 0;
-        if (midHead) {
-          rejectRequest(408, "http1.request_headers_timeout");  // slow client: free the worker
-        } else {
-          close();  // idle keep-alive connection
-        }
-      }) {
+      headTimer_(worker.loop(), [this] { onHeadTimer(); }) {
   socket_.setWriteLowWatermark(kDownstreamHighWatermark / 2);
-  headTimer_.arm(listener_.requestHeadersTimeout);
+  waitForHead(listener_.requestHeadersTimeout);
   ++stats_.downstreamCx;
   ++stats_.activeCx;
+}
+
+// A request only moves the deadline; the timer is armed again when it fires before it, not on
+// every request.
+void DownstreamConnection::waitForHead(milliseconds timeout) {
+  headDeadline_ = std::chrono::steady_clock::now() + timeout;
+  if (headTimerDue_ && *headTimerDue_ <= headDeadline_) return;
+  headTimer_.arm(timeout);
+  headTimerDue_ = headDeadline_;
+}
+
+void DownstreamConnection::onHeadTimer() {
+  headTimerDue_.reset();
+  if (state_ != State::kHead) return;  // a request is under way; its end waits for the next head
+  auto now = std::chrono::steady_clock::now();
+  if (now < headDeadline_) {
+    headTimer_.arm(std::chrono::ceil<milliseconds>(headDeadline_ - now));
+    headTimerDue_ = headDeadline_;
+    return;
+  }
+  bool midHead = evbuffer_get_length(socket_.input()) > 0;
+  if (midHead) {
+    rejectRequest(408, "http1.request_headers_timeout");  // slow client: free the worker
+  } else {
+    close();  // idle keep-alive connection
+  }
 }
 
 DownstreamConnection::~DownstreamConnection() {
@@ -123,11 +141,11 @@ abi::Headers DownstreamConnection::requestHeaders(const http1::RequestHead& head
   out.emplace_back(":scheme", "http");
   std::string forwardedFor;
   bool hasRequestId = false;
-  bool hasConnection = head.headers.find("connection").has_value();
+  ConnectionOptions connection(head.headers);
   for (const http1::Header& h : head.headers) {
     std::string name = abi::lowercase(h.name);
     if (isHopByHop(name) || name == "host" || name == "expect") continue;
-    if (hasConnection && nominatedByConnection(head.headers, name)) continue;
+    if (connection.nominates(name)) continue;
     if (name == "x-forwarded-for") {
       forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(h.value);
       continue;
@@ -160,7 +178,6 @@ bool DownstreamConnection::readHead() {
     rejectRequest(tooLarge ? 431 : 400, parsed.reason());
     return false;
   }
-  headTimer_.cancel();
   requestFraming_ = head.framing;
   remaining_ = requestFraming_.length;
   chunked_.reset();
@@ -326,7 +343,7 @@ void DownstreamConnection::onStreamComplete(uint32_t status) {
     return;
   }
   state_ = State::kHead;
-  headTimer_.arm(listener_.idleTimeout);
+  waitForHead(listener_.idleTimeout);
   socket_.resumeReading();
   // A pipelined request may be waiting; read it on a fresh stack.
   if (evbuffer_get_length(socket_.input()) > 0) {
@@ -340,6 +357,7 @@ void DownstreamConnection::closeAfterFlush() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosing;
   headTimer_.cancel();
+  headTimerDue_.reset();
   socket_.pauseReading();
   if (socket_.outputLength() == 0) close();
 }
@@ -348,6 +366,7 @@ void DownstreamConnection::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   headTimer_.cancel();
+  headTimerDue_.reset();
   if (stream_) {
     stream_->onDownstreamReset();
     worker_.loop().deferDelete(std::move(stream_));

@@ -3,7 +3,9 @@
 // limits and timeouts), feeding one HttpStream per request.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proxy/event_loop.h"
@@ -46,6 +48,8 @@ class DownstreamConnection final : public DownstreamSink,
   void onEndOfStream() override { close(); }
   void onError(SocketError) override { close(); }
 
+  void waitForHead(milliseconds timeout);  // the next head must be complete within `timeout`
+  void onHeadTimer();
   void process();
   bool readHead();
   bool readBody();
@@ -71,7 +75,10 @@ class DownstreamConnection final : public DownstreamSink,
   int minorVersion_ = 1;
   bool requestComplete_ = false;
   ResponseFraming responseFraming_ = ResponseFraming::kNone;
-  Timer headTimer_;  // a client must send its whole head in time; idle keep-alive ends too
+  // A client must send its whole head in time; idle keep-alive connections end too.
+  Timer headTimer_;
+  std::chrono::steady_clock::time_point headDeadline_;
+  std::optional<std::chrono::steady_clock::time_point> headTimerDue_;  // while armed
   bool processing_ = false;
 };
 

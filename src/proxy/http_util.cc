@@ -2,6 +2,7 @@
 
 #include "abi/pairs.h"
 #include "proxy/http1/framing.h"
+#include "proxy/http1/syntax.h"
 
 namespace wasmgate::proxy {
 
@@ -10,8 +11,27 @@ bool isHopByHop(std::string_view name) {
          name == "transfer-encoding" || name == "te" || name == "trailer" || name == "upgrade";
 }
 
-bool nominatedByConnection(const http1::HeaderList& headers, std::string_view lowercaseName) {
-  return http1::hasConnectionOption(headers, lowercaseName);
+ConnectionOptions::ConnectionOptions(const http1::HeaderList& headers) : headers_(headers) {
+  for (const http1::Header& h : headers) {
+    if (!http1::syntax::equalsIgnoreCase(h.name, "connection")) continue;
+    http1::syntax::forEachListElement(h.value, [&](std::string_view option) {
+      if (count_ == kMaxKept) {
+        tooMany_ = true;
+        return false;
+      }
+      options_[count_++] = option;
+      return true;
+    });
+    if (tooMany_) return;
+  }
+}
+
+bool ConnectionOptions::nominates(std::string_view lowercaseName) const {
+  if (tooMany_) return http1::hasConnectionOption(headers_, lowercaseName);
+  for (size_t i = 0; i < count_; ++i) {
+    if (http1::syntax::equalsIgnoreCase(options_[i], lowercaseName)) return true;
+  }
+  return false;
 }
 
 abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pseudoValue,
@@ -19,10 +39,10 @@ abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pse
   abi::Headers out;
   out.reserve(headers.size() + 1);
   if (!pseudoValue.empty()) out.emplace_back(std::string(pseudoName), std::string(pseudoValue));
-  bool hasConnection = headers.find("connection").has_value();
+  ConnectionOptions connection(headers);
   for (const http1::Header& h : headers) {
     std::string name = abi::lowercase(h.name);
-    if (isHopByHop(name) || (hasConnection && nominatedByConnection(headers, name))) continue;
+    if (isHopByHop(name) || connection.nominates(name)) continue;
     out.emplace_back(std::move(name), std::string(h.value));
   }
   return out;

@@ -2,6 +2,7 @@
 // style pseudo-headers (:method, :path, :authority, :scheme, :status) come first.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -13,9 +14,21 @@ namespace wasmgate::proxy {
 // connection, keep-alive, proxy-connection, transfer-encoding, te, trailer, upgrade.
 bool isHopByHop(std::string_view lowercaseName);
 
-// True when `lowercaseName` is listed in a Connection header of `headers` (RFC 9110 7.6.1: such
-// headers are hop-by-hop too).
-bool nominatedByConnection(const http1::HeaderList& headers, std::string_view lowercaseName);
+// The options of a message's Connection headers, gathered once rather than for every header name.
+class ConnectionOptions {
+ public:
+  explicit ConnectionOptions(const http1::HeaderList& headers);
+  // True when `lowercaseName` is listed in a Connection header (RFC 9110 7.6.1: such headers are
+  // hop-by-hop too).
+  bool nominates(std::string_view lowercaseName) const;
+
+ private:
+  static constexpr size_t kMaxKept = 8;
+  const http1::HeaderList& headers_;
+  std::array<std::string_view, kMaxKept> options_{};
+  size_t count_ = 0;
+  bool tooMany_ = false;  // then each question goes back to the headers
+};
 
 // Lowercased names, hop-by-hop headers (fixed and Connection-nominated) dropped; a non-empty
 // `pseudoValue` goes first as `pseudoName`.

@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "abi/pairs.h"
 #include "proxy/http1/parser.h"
@@ -17,23 +18,49 @@ namespace wasmgate::proxy {
 class UpstreamConnection : public Deletable, private StreamSocket::Handler {
  public:
   UpstreamConnection(Cluster& cluster, const SocketAddress& endpoint)
-      : cluster_(cluster), address_(endpoint.toString()), socket_(cluster.loop(), *this) {
+      : cluster_(cluster),
+        address_(endpoint.toString()),
+        socket_(cluster.loop(), *this),
+        responseTimer_(cluster.loop(), [this] { onResponseTimer(); }) {
     connectFailed_ = !socket_.connect(endpoint, cluster.config().connectTimeout);
   }
 
   StreamSocket& socket() { return socket_; }
   const std::string& address() const { return address_; }
   bool connectFailed() const { return connectFailed_; }
-  void attach(UpstreamRequest* owner) {
+  // `owner` gets its whole response within `responseTimeout` (0: no limit).
+  void attach(UpstreamRequest* owner, milliseconds responseTimeout) {
     owner_ = owner;
     socket_.resumeReading();
+    if (responseTimeout.count() > 0) {
+      responseDeadline_ = std::chrono::steady_clock::now() + responseTimeout;
+      // The timer lives as long as the connection, and a request only moves the deadline: it is
+      // armed again when it fires before it, not for every request.
+      if (!responseTimerDue_ || *responseTimerDue_ > *responseDeadline_) {
+        responseTimer_.arm(responseTimeout);
+        responseTimerDue_ = responseDeadline_;
+      }
+    }
   }
   void detach() {
     owner_ = nullptr;
+    responseDeadline_.reset();
     socket_.resumeReading();  // an idle connection still notices the peer closing
   }
 
  private:
+  void onResponseTimer() {
+    responseTimerDue_.reset();
+    if (!owner_ || !responseDeadline_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now < *responseDeadline_) {
+      responseTimer_.arm(std::chrono::ceil<milliseconds>(*responseDeadline_ - now));
+      responseTimerDue_ = responseDeadline_;
+      return;
+    }
+    owner_->onResponseTimeout();
+  }
+
   // StreamSocket::Handler
   void onConnected() override {
     connected_ = true;
@@ -55,6 +82,7 @@ class UpstreamConnection : public Deletable, private StreamSocket::Handler {
       return;
     }
     owner_ = nullptr;
+    responseDeadline_.reset();
     owner->onClosed(!connected_);
   }
 
@@ -62,6 +90,9 @@ class UpstreamConnection : public Deletable, private StreamSocket::Handler {
   std::string address_;
   StreamSocket socket_;
   UpstreamRequest* owner_ = nullptr;
+  Timer responseTimer_;
+  std::optional<std::chrono::steady_clock::time_point> responseDeadline_;  // of owner_
+  std::optional<std::chrono::steady_clock::time_point> responseTimerDue_;  // while armed
   bool connected_ = false;
   bool connectFailed_ = false;
 };
@@ -98,12 +129,9 @@ void Cluster::dropIdle(UpstreamConnection* connection) {
 
 UpstreamRequest::UpstreamRequest(Cluster& cluster, UpstreamCallbacks& callbacks,
                                  milliseconds timeout)
-    : cluster_(cluster),
-      callbacks_(callbacks),
-      timeout_(cluster.loop(), [this] { fail(504, "upstream_response_timeout"); }) {
-  if (timeout.count() > 0) timeout_.arm(timeout);
+    : cluster_(cluster), callbacks_(callbacks) {
   connection_ = cluster_.acquire();
-  connection_->attach(this);
+  connection_->attach(this, timeout);
   if (connection_->connectFailed()) {
     cluster_.loop().defer([this] { fail(503, "upstream_connect_error"); });
   }
@@ -175,6 +203,10 @@ void UpstreamRequest::readDisable(bool disable) {
 }
 
 void UpstreamRequest::onConnected() {}
+
+void UpstreamRequest::onResponseTimeout() {
+  fail(504, "upstream_response_timeout");
+}
 
 void UpstreamRequest::onReadable() {
   while (!done_ && processResponse()) {
@@ -266,7 +298,6 @@ void UpstreamRequest::onClosed(bool beforeConnect) {
   if (headersReceived_ && framing_.kind == http1::BodyFraming::Kind::kUntilClose) {
     onReadable();  // whatever arrived with the close
     done_ = true;
-    timeout_.cancel();
     cluster_.loop().deferDelete(std::move(connection_));
     callbacks_.onUpstreamData({}, true);
     return;
@@ -278,7 +309,6 @@ void UpstreamRequest::onClosed(bool beforeConnect) {
 void UpstreamRequest::fail(uint32_t status, std::string_view details) {
   if (done_) return;
   done_ = true;
-  timeout_.cancel();
   if (connection_) {
     connection_->detach();
     cluster_.loop().deferDelete(std::move(connection_));
@@ -288,7 +318,6 @@ void UpstreamRequest::fail(uint32_t status, std::string_view details) {
 
 void UpstreamRequest::finish() {
   done_ = true;
-  timeout_.cancel();
   if (!connection_) return;
   bool reusable =
       keepAlive_ && requestComplete_ && evbuffer_get_length(connection_->socket().input()) == 0;

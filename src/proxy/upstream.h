@@ -70,6 +70,7 @@ class UpstreamRequest : public Deletable {
 
   // Called by the connection.
   void onConnected();
+  void onResponseTimeout();
   void onReadable();
   void onClosed(bool beforeAnyResponse);
 
@@ -81,7 +82,6 @@ class UpstreamRequest : public Deletable {
   Cluster& cluster_;
   UpstreamCallbacks& callbacks_;
   std::unique_ptr<UpstreamConnection> connection_;
-  Timer timeout_;
   std::string method_;
   bool chunkedRequest_ = false;
   bool requestComplete_ = false;
