@@ -24,6 +24,9 @@ constexpr size_t kSmallReadBytes = 1024 - 64;
 constexpr size_t kReadBlockBytes = 64 * 1024;
 // Free blocks a thread keeps; blocks in use are bounded by the proxy's buffer limits.
 constexpr size_t kMaxPooledReadBlocks = 32;
+// Below this, what the kernel refuses of a string is copied into the output rather than held
+// by reference.
+constexpr size_t kCopyRatherThanHoldBytes = 4 * 1024;
 // Buffers in one writev; output holds a few dozen chains at most.
 constexpr int kMaxWriteVecs = 64;
 
@@ -318,22 +321,44 @@ bool StreamSocket::writeOutput() {
   return true;
 }
 
+size_t StreamSocket::sendNow(std::string_view data) {
+  if (state_ != State::kOpen || writeFailed_ || outputLength() > 0) return 0;
+  ssize_t sent;
+  do {
+    sent = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent >= 0) return static_cast<size_t>(sent);
+  if (!wouldBlock(errno)) {
+    writeFailed_ = true;
+    event_active(event_.get(), EV_WRITE, 0);  // reported from the loop, not to this caller
+  }
+  return 0;
+}
+
 void StreamSocket::write(std::string_view data) {
   if (state_ == State::kClosed || writeFailed_ || data.empty()) return;
-  if (state_ == State::kOpen && outputLength() == 0) {
-    ssize_t sent;
-    do {
-      sent = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-    } while (sent < 0 && errno == EINTR);
-    if (sent < 0 && !wouldBlock(errno)) {
-      writeFailed_ = true;
-      event_active(event_.get(), EV_WRITE, 0);  // reported from the loop, not to this caller
-      return;
-    }
-    if (sent > 0) data.remove_prefix(static_cast<size_t>(sent));
-    if (data.empty()) return;
+  data.remove_prefix(sendNow(data));
+  if (!data.empty() && !writeFailed_) evbuffer_add(output_.get(), data.data(), data.size());
+}
+
+void StreamSocket::writeOwned(std::string data) {
+  if (state_ == State::kClosed || writeFailed_ || data.empty()) return;
+  size_t sent = sendNow(data);
+  size_t rest = data.size() - sent;
+  if (rest == 0 || writeFailed_) return;
+  if (rest <= kCopyRatherThanHoldBytes) {
+    evbuffer_add(output_.get(), data.data() + sent, rest);
+    return;
   }
-  evbuffer_add(output_.get(), data.data(), data.size());
+  // The output holds the rest where it is; the string goes when its last byte is sent.
+  auto held = std::make_unique<std::string>(std::move(data));
+  const char* restStart = held->data() + sent;
+  evbuffer_add_reference(
+      output_.get(), restStart, rest,
+      [](const void*, size_t, void* string) {
+        std::unique_ptr<std::string> release(static_cast<std::string*>(string));
+      },
+      held.release());
 }
 
 void StreamSocket::flush() {
@@ -385,8 +410,15 @@ void StreamSocket::fail(SocketError error) {
 }
 
 std::string takeBytes(evbuffer* buffer, size_t length) {
-  std::string bytes(length, '\0');
-  evbuffer_remove(buffer, bytes.data(), length);
+  std::string bytes;
+  bytes.reserve(length);
+  while (bytes.size() < length) {
+    evbuffer_iovec first;
+    if (evbuffer_peek(buffer, -1, nullptr, &first, 1) < 1) break;
+    size_t take = std::min(first.iov_len, length - bytes.size());
+    bytes.append(static_cast<const char*>(first.iov_base), take);
+    evbuffer_drain(buffer, take);  // frees (or returns to the pool) each chain once copied
+  }
   return bytes;
 }
 

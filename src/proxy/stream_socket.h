@@ -76,6 +76,8 @@ class StreamSocket {
   // Sends `data` now, or as much as the kernel takes; the rest waits in output(). Before the
   // connection is up everything waits for it.
   void write(std::string_view data);
+  // The same for a string handed over: a large rest waits in the string itself, not in a copy.
+  void writeOwned(std::string data);
   // Sends what was added to output() directly.
   void flush();
   // Sends output() once the current event-loop callback has returned, so that bytes written next
@@ -117,6 +119,8 @@ class StreamSocket {
   static std::unique_ptr<char[]> takeReadBlock();
   static void returnReadBlock(const void* data, size_t length, void* unused);
   bool writeOutput();  // false on a write error
+  // Sends what the kernel takes of `data` if nothing waits before it; what it sent.
+  size_t sendNow(std::string_view data);
   void fail(SocketError error);
 
   EventLoop& loop_;
@@ -138,7 +142,7 @@ class StreamSocket {
 };
 
 // Moves the first `length` bytes of `buffer` into a string: one copy, however many chains they
-// span (evbuffer_pullup would first join them in a new chain).
+// span (evbuffer_pullup would first join them in a new chain), and no zero-filling first.
 std::string takeBytes(evbuffer* buffer, size_t length);
 
 }  // namespace wasmgate::proxy

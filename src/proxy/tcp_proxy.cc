@@ -193,8 +193,7 @@ void TcpProxySession::readFrom(Side side) {
     applyBackPressure();
     return;
   }
-  std::string chunk(n, '\0');
-  if (n > 0) evbuffer_remove(in, chunk.data(), n);
+  std::string chunk = takeBytes(in, n);
   bool eos = d.eofSeen && !d.eofDelivered;
   if (n == 0 && !eos) return;
   if (eos) d.eofDelivered = true;
@@ -264,14 +263,14 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
       return;
     }
   }
-  if (!closed_) forward(side, chunk, endOfStream);
+  if (!closed_) forward(side, std::move(chunk), endOfStream);
 }
 
-void TcpProxySession::forward(Side side, std::string_view chunk, bool endOfStream) {
+void TcpProxySession::forward(Side side, std::string chunk, bool endOfStream) {
   Direction& d = dir(side);
   if (!chunk.empty()) {
-    d.to->write(chunk);
     d.bytes += chunk.size();
+    d.to->writeOwned(std::move(chunk));
   }
   if (endOfStream) maybeShutdown(side);
 }

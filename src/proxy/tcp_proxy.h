@@ -64,7 +64,7 @@ class TcpProxySession final : public Deletable {
   bool failSlot(Slot& slot, const Status& why);
   void readFrom(Side side);
   void run(Side side, size_t from, std::string chunk, bool endOfStream);
-  void forward(Side side, std::string_view chunk, bool endOfStream);
+  void forward(Side side, std::string chunk, bool endOfStream);
   void maybeShutdown(Side side);
   void applyBackPressure();
   void closeAll(abi::PeerType downstreamPeer);

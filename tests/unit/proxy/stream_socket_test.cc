@@ -220,6 +220,44 @@ TEST(StreamSocketTest, WritesWhatTheKernelRefusesWhenThePeerReads) {
   EXPECT_TRUE(received == payload);
 }
 
+TEST(StreamSocketTest, AHandedOverStringWaitsInPlaceUntilThePeerReads) {
+  EventLoop loop;
+  Pair pair = connectedPair();
+  int small = 64 * 1024;
+  setsockopt(pair.peer.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  Recorder recorder;
+  StreamSocket socket(loop, recorder, pair.ours.release());
+  recorder.socket = &socket;
+  std::string payload(8 * 1024 * 1024, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 17 % 239);
+  socket.writeOwned(payload);
+  socket.write("tail");
+  EXPECT_GT(socket.outputLength(), 4u);
+  std::string received;
+  std::thread reader([&] {
+    char chunk[65536];
+    while (received.size() < payload.size() + 4) {
+      ssize_t got = ::recv(pair.peer.get(), chunk, sizeof(chunk), 0);
+      if (got <= 0) break;
+      received.append(chunk, static_cast<size_t>(got));
+    }
+  });
+  ASSERT_TRUE(runUntil(
+      loop, [&] { return socket.outputLength() == 0; }, 20s));
+  reader.join();
+  EXPECT_TRUE(received == payload + "tail");
+}
+
+TEST(StreamSocketTest, TakeBytesCopiesAcrossChainsAndLeavesTheRest) {
+  std::unique_ptr<evbuffer, decltype(&evbuffer_free)> buffer(evbuffer_new(), &evbuffer_free);
+  static constexpr std::string_view kReferenced = "defgh";
+  evbuffer_add(buffer.get(), "abc", 3);
+  evbuffer_add_reference(buffer.get(), kReferenced.data(), kReferenced.size(), nullptr, nullptr);
+  EXPECT_EQ(takeBytes(buffer.get(), 6), "abcdef");
+  EXPECT_EQ(takeAll(buffer.get()), "gh");
+  EXPECT_EQ(takeBytes(buffer.get(), 0), "");
+}
+
 TEST(StreamSocketTest, FlushSoonSendsOnceTheCallbackReturns) {
   EventLoop loop;
   Pair pair = connectedPair();
