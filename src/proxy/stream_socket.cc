@@ -353,12 +353,14 @@ void StreamSocket::writeOwned(std::string data) {
   // The output holds the rest where it is; the string goes when its last byte is sent.
   auto held = std::make_unique<std::string>(std::move(data));
   const char* restStart = held->data() + sent;
-  evbuffer_add_reference(
-      output_.get(), restStart, rest,
-      [](const void*, size_t, void* string) {
-        std::unique_ptr<std::string> release(static_cast<std::string*>(string));
-      },
-      held.release());
+  auto release = [](const void*, size_t, void* string) {
+    std::unique_ptr<std::string> owned(static_cast<std::string*>(string));
+  };
+  if (evbuffer_add_reference(output_.get(), restStart, rest, release, held.get()) == 0) {
+    held.release();  // the output's now
+  } else {
+    evbuffer_add(output_.get(), restStart, rest);
+  }
 }
 
 void StreamSocket::flush() {

@@ -3,10 +3,11 @@
 //
 // - One edge-triggered event (EV_READ | EV_WRITE | EV_CLOSED) is registered for the connection's
 //   whole life: no epoll_ctl per request or per write.
-// - Reads go straight into the input evbuffer (no FIONREAD). A read that returns less than it
-//   asked for means the socket is drained: the next edge comes when new bytes arrive, so a small
-//   request costs one read. EV_CLOSED (EPOLLRDHUP) says a FIN is queued behind the data, and then
-//   reading goes on until it is seen.
+// - Reads go straight into the input evbuffer (no FIONREAD): the small first read of a wake-up
+//   into its free space, further ones into pooled 64 KiB blocks it holds by reference. A read
+//   that returns less than it asked for means the socket is drained: the next edge comes when new
+//   bytes arrive, so a small request costs one read. EV_CLOSED (EPOLLRDHUP) says a FIN is queued
+//   behind the data, and then reading goes on until it is seen.
 // - Writes go to the socket at once; only what the kernel refuses waits in the output evbuffer,
 //   and the edge that says the kernel has room again sends it.
 #pragma once
