@@ -335,6 +335,16 @@ bool DownstreamConnection::responseBuffered() const {
   return socket_.outputLength() > kDownstreamHighWatermark;
 }
 
+void DownstreamConnection::pauseRequestBody(bool pause) {
+  if (pause == requestBodyPaused_ || state_ == State::kClosing || state_ == State::kClosed) return;
+  requestBodyPaused_ = pause;
+  if (pause) {
+    socket_.pauseReading();
+  } else {
+    socket_.resumeReading();
+  }
+}
+
 void DownstreamConnection::onStreamComplete(uint32_t status) {
   stats_.countStatus(status);
   if (stream_) worker_.loop().deferDelete(std::move(stream_));
@@ -344,6 +354,7 @@ void DownstreamConnection::onStreamComplete(uint32_t status) {
   }
   state_ = State::kHead;
   waitForHead(listener_.idleTimeout);
+  requestBodyPaused_ = false;
   socket_.resumeReading();
   // A pipelined request may be waiting; read it on a fresh stack.
   if (evbuffer_get_length(socket_.input()) > 0) {

@@ -35,6 +35,7 @@ class DownstreamConnection final : public DownstreamSink,
   void sendContinue() override;
   void resetStream(std::string_view details) override;
   bool responseBuffered() const override;
+  void pauseRequestBody(bool pause) override;
   const std::string& peerAddress() const override { return peer_; }
   const std::string& localAddress() const override { return local_; }
   uint64_t connectionId() const override { return id_; }
@@ -80,6 +81,7 @@ class DownstreamConnection final : public DownstreamSink,
   std::chrono::steady_clock::time_point headDeadline_;
   std::optional<std::chrono::steady_clock::time_point> headTimerDue_;  // while armed
   bool processing_ = false;
+  bool requestBodyPaused_ = false;  // the upstream has more request bytes than it has read
 };
 
 }  // namespace wasmgate::proxy

@@ -360,7 +360,10 @@ void HttpStream::runTrailers(Dir dir) {
 void HttpStream::bodyOut(Dir dir, std::string_view chunk, bool endOfStream) {
   DirState& st = state(dir);
   if (dir == Dir::kRequest) {
-    if (upstream_) upstream_->sendData(chunk, endOfStream);
+    if (upstream_) {
+      upstream_->sendData(chunk, endOfStream);
+      if (!endOfStream && upstream_->requestBuffered()) sink_.pauseRequestBody(true);
+    }
     if (endOfStream) st.finished = true;
     return;
   }
@@ -494,6 +497,10 @@ void HttpStream::onDownstreamReset() {
   if (ended()) return;
   reset_ = true;
   end();
+}
+
+void HttpStream::onUpstreamRequestDrained() {
+  if (!ended()) sink_.pauseRequestBody(false);
 }
 
 void HttpStream::onDownstreamWritable() {

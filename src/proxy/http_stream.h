@@ -23,7 +23,9 @@ class DownstreamSink {
   virtual void sendContinue() = 0;  // "100 Continue" for a client that expects it
   // The response cannot be completed: close the connection.
   virtual void resetStream(std::string_view details) = 0;
-  virtual bool responseBuffered() const = 0;            // the client is slower than the upstream
+  virtual bool responseBuffered() const = 0;  // the client is slower than the upstream
+  // Back-pressure on the request body: the upstream is slower than the client.
+  virtual void pauseRequestBody(bool pause) = 0;
   virtual const std::string& peerAddress() const = 0;   // "ip:port"
   virtual const std::string& localAddress() const = 0;  // "ip:port"
   virtual uint64_t connectionId() const = 0;
@@ -51,6 +53,7 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
   void onUpstreamData(std::string_view data, bool endOfStream) override;
   void onUpstreamTrailers(abi::Headers trailers) override;
   void onUpstreamError(uint32_t status, std::string_view details) override;
+  void onUpstreamRequestDrained() override;
 
   bool complete() const { return complete_; }
 

@@ -23,6 +23,7 @@ class UpstreamConnection : public Deletable, private StreamSocket::Handler {
         socket_(cluster.loop(), *this),
         responseTimer_(cluster.loop(), [this] { onResponseTimer(); }) {
     connectFailed_ = !socket_.connect(endpoint, cluster.config().connectTimeout);
+    socket_.setWriteLowWatermark(kUpstreamHighWatermark / 2);
   }
 
   StreamSocket& socket() { return socket_; }
@@ -65,6 +66,9 @@ class UpstreamConnection : public Deletable, private StreamSocket::Handler {
   void onConnected() override {
     connected_ = true;
     if (owner_) owner_->onConnected();
+  }
+  void onWritable() override {
+    if (owner_) owner_->onWritable();
   }
   void onReadable() override {
     if (owner_) {
@@ -203,6 +207,14 @@ void UpstreamRequest::readDisable(bool disable) {
 }
 
 void UpstreamRequest::onConnected() {}
+
+bool UpstreamRequest::requestBuffered() const {
+  return connection_ && !done_ && connection_->socket().outputLength() > kUpstreamHighWatermark;
+}
+
+void UpstreamRequest::onWritable() {
+  if (!done_) callbacks_.onUpstreamRequestDrained();
+}
 
 void UpstreamRequest::onResponseTimeout() {
   fail(504, "upstream_response_timeout");

@@ -28,6 +28,8 @@ class UpstreamCallbacks {
   // `status` is what a proxy answers for it: 503 connect failure, 502 reset/bad response, 504
   // timeout.
   virtual void onUpstreamError(uint32_t status, std::string_view details) = 0;
+  // The request bytes waiting for the upstream went down to half of kUpstreamHighWatermark.
+  virtual void onUpstreamRequestDrained() {}
 };
 
 class Cluster {
@@ -66,10 +68,14 @@ class UpstreamRequest : public Deletable {
   void sendTrailers(const abi::Headers& trailers);
   // Stop reading the response while the downstream cannot take more (back-pressure).
   void readDisable(bool disable);
+  // More than kUpstreamHighWatermark request bytes wait for the upstream to read them: the
+  // client should stop being read until onUpstreamRequestDrained.
+  bool requestBuffered() const;
   std::string upstreamAddress() const;
 
   // Called by the connection.
   void onConnected();
+  void onWritable();
   void onResponseTimeout();
   void onReadable();
   void onClosed(bool beforeAnyResponse);

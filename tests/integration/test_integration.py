@@ -307,6 +307,102 @@ EXT_AUTH_CONFIG = {"cluster": "auth", "path": "/check", "timeout_ms": 2000,
                    "forward_headers": ["x-allowed"], "allowed_upstream_headers": ["x-user"]}
 
 
+class StalledReader:
+    """An upstream that accepts one connection, reads nothing until release(), then reads the
+    request head and a content-length body and answers 200 with the body's length."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.released = threading.Event()
+        self.received = None
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            self.released.wait(60)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            received = len(body)
+            while received < length:
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    break
+                received += len(chunk)
+            self.received = received
+            answer = str(received).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+
+    def release(self):
+        self.released.set()
+
+    def stop(self):
+        self.released.set()
+        self.sock.close()
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+class RequestBackPressureTest(ProxyTestCase):
+    """A client uploading faster than the upstream reads is itself slowed down: the proxy holds
+    a bounded amount of the body, not all of it."""
+
+    BODY = 96 * 1024 * 1024
+
+    @classmethod
+    def setUpPeers(cls):
+        cls.stalled = StalledReader()
+        cls.addClassCleanup(cls.stalled.stop)
+
+    @classmethod
+    def make_config(cls):
+        return base_config(
+            [http_listener("main", cls.port, [route("/", "stalled")])],
+            [cluster("stalled", cls.stalled.port)], workers=1)
+
+    def test_upload_to_a_stalled_upstream_is_held_back_not_buffered(self):
+        rss_before = rss_kb(self.proxy.process.pid)
+        result = {}
+
+        def upload():
+            conn = socket.create_connection((LOOPBACK, self.port), timeout=60)
+            with conn:
+                conn.sendall(b"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n"
+                             % self.BODY)
+                block = b"x" * (1 << 20)
+                sent = 0
+                while sent < self.BODY:
+                    sent += conn.send(block[:min(len(block), self.BODY - sent)])
+                    result["sent"] = sent
+                result["answer"] = conn.recv(65536)
+
+        client = threading.Thread(target=upload, daemon=True)
+        client.start()
+        time.sleep(2)  # the client sends as fast as it may; the upstream reads nothing
+        sent_while_stalled = result.get("sent", 0)
+        growth_mb = (rss_kb(self.proxy.process.pid) - rss_before) / 1024
+        self.stalled.release()
+        client.join(60)
+        self.assertFalse(client.is_alive(), "the upload did not finish once the upstream read")
+        self.assertLess(sent_while_stalled, self.BODY // 2,
+                        "the client could send %d bytes to a stalled upstream" % sent_while_stalled)
+        self.assertLess(growth_mb, 24, "wasmgate grew by %.0f MiB holding the body" % growth_mb)
+        self.assertEqual(self.stalled.received, self.BODY)
+        self.assertIn(b"200 OK", result["answer"])
+        self.assertTrue(result["answer"].endswith(str(self.BODY).encode()))
+
+
 class ExtAuthTest(ProxyTestCase):
     """ext_auth with a real authorization server; a second listener's instance points at a port
     where nothing listens."""
