@@ -42,6 +42,7 @@ Watchdog::Slot* Watchdog::addSlot(std::function<void()> onExpire) {
   std::lock_guard lock(mutex_);
   Slot& slot = slots_.emplace_back();
   slot.onExpire_ = std::move(onExpire);
+  if (slots_.size() == 1) wake_.notify_all();  // the thread sleeps while there is nothing to watch
   return &slot;
 }
 
@@ -53,6 +54,10 @@ void Watchdog::removeSlot(Slot* slot) {
 void Watchdog::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    if (slots_.empty()) {
+      wake_.wait(lock, [this] { return stopping_ || !slots_.empty(); });
+      continue;
+    }
     wake_.wait_for(lock, kResolution);
     int64_t now = Clock::now().time_since_epoch().count();
     for (Slot& slot : slots_) {
