@@ -90,6 +90,26 @@ void sendAll(int fd, std::string_view data) {
   }
 }
 
+// `size` bytes of a pattern that repeats every `period` bytes (a prime, so chunk boundaries
+// never line up with it).
+std::string patterned(size_t size, unsigned step, unsigned period) {
+  std::string out(size, '\0');
+  for (size_t i = 0; i < size; ++i) out[i] = static_cast<char>(i * step % period);
+  return out;
+}
+
+// Reads from `fd` on another thread into `out` until `want` bytes came or the peer closed.
+std::thread readOnAnotherThread(int fd, size_t want, std::string& out) {
+  return std::thread([fd, want, &out] {
+    char chunk[65536];
+    while (out.size() < want) {
+      ssize_t got = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (got <= 0) break;
+      out.append(chunk, static_cast<size_t>(got));
+    }
+  });
+}
+
 std::string takeAll(evbuffer* buffer) {
   std::string out(evbuffer_get_length(buffer), '\0');
   evbuffer_remove(buffer, out.data(), out.size());
@@ -177,8 +197,7 @@ TEST(StreamSocketTest, ReadsAreBoundedPerWakeUpAndNothingIsLost) {
   Recorder recorder;
   StreamSocket socket(loop, recorder, pair.ours.release());
   recorder.socket = &socket;
-  std::string payload(3 * 1024 * 1024, '\0');
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7 % 251);
+  std::string payload = patterned(3 * 1024 * 1024, 7, 251);
   std::thread sender([&] {
     sendAll(pair.peer.get(), payload);
     ::shutdown(pair.peer.get(), SHUT_WR);
@@ -199,20 +218,12 @@ TEST(StreamSocketTest, WritesWhatTheKernelRefusesWhenThePeerReads) {
   Recorder recorder;
   StreamSocket socket(loop, recorder, pair.ours.release());
   recorder.socket = &socket;
-  std::string payload(8 * 1024 * 1024, '\0');
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 13 % 241);
+  std::string payload = patterned(8 * 1024 * 1024, 13, 241);
   socket.write(payload.substr(0, 1000));
   socket.write(payload.substr(1000));
   EXPECT_GT(socket.outputLength(), 0u);  // the kernel cannot hold 8 MiB for a peer not reading
   std::string received;
-  std::thread reader([&] {
-    char chunk[65536];
-    while (received.size() < payload.size()) {
-      ssize_t got = ::recv(pair.peer.get(), chunk, sizeof(chunk), 0);
-      if (got <= 0) break;
-      received.append(chunk, static_cast<size_t>(got));
-    }
-  });
+  std::thread reader = readOnAnotherThread(pair.peer.get(), payload.size(), received);
   ASSERT_TRUE(runUntil(
       loop, [&] { return socket.outputLength() == 0; }, 20s));
   reader.join();
@@ -228,20 +239,12 @@ TEST(StreamSocketTest, AHandedOverStringWaitsInPlaceUntilThePeerReads) {
   Recorder recorder;
   StreamSocket socket(loop, recorder, pair.ours.release());
   recorder.socket = &socket;
-  std::string payload(8 * 1024 * 1024, '\0');
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 17 % 239);
+  std::string payload = patterned(8 * 1024 * 1024, 17, 239);
   socket.writeOwned(payload);
   socket.write("tail");
   EXPECT_GT(socket.outputLength(), 4u);
   std::string received;
-  std::thread reader([&] {
-    char chunk[65536];
-    while (received.size() < payload.size() + 4) {
-      ssize_t got = ::recv(pair.peer.get(), chunk, sizeof(chunk), 0);
-      if (got <= 0) break;
-      received.append(chunk, static_cast<size_t>(got));
-    }
-  });
+  std::thread reader = readOnAnotherThread(pair.peer.get(), payload.size() + 4, received);
   ASSERT_TRUE(runUntil(
       loop, [&] { return socket.outputLength() == 0; }, 20s));
   reader.join();
