@@ -43,8 +43,10 @@ Server::~Server() {
 
 Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(
     const std::vector<PluginConfig>& configs) {
+  const std::vector<std::shared_ptr<LoadedPlugin>> runningPlugins = plugins();
   std::map<std::string, std::shared_ptr<PluginCounters>> counters;
-  for (const auto& running : plugins()) counters[running->config.name] = running->countersOwner;
+  for (const auto& running : runningPlugins)
+    counters[running->config.name] = running->countersOwner;
   std::vector<std::shared_ptr<LoadedPlugin>> out;
   std::set<const LoadedPlugin*> claimed;  // each running plugin is kept at most once
   for (const PluginConfig& config : configs) {
@@ -57,7 +59,7 @@ Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(
     // Unchanged, down to the module's bytes: keep the running plugin and, in buildChains, its VMs
     // (and whatever state they hold).
     std::shared_ptr<LoadedPlugin> unchanged;
-    for (const auto& running : plugins()) {
+    for (const auto& running : runningPlugins) {
       if (running->sha256 == sha && sameDeployment(running->config, config) &&
           !claimed.count(running.get())) {
         unchanged = running;
@@ -74,7 +76,7 @@ Result<std::vector<std::shared_ptr<LoadedPlugin>>> Server::loadPlugins(
     loaded->config = config;
     loaded->sha256 = std::move(sha);
     // The same bytes under the same limits compile to the same code: reuse what runs already.
-    for (const auto& running : plugins()) {
+    for (const auto& running : runningPlugins) {
       if (running->sha256 == loaded->sha256 &&
           running->config.limits.maxMemoryPages == config.limits.maxMemoryPages &&
           running->config.limits.callDeadline == config.limits.callDeadline) {
