@@ -128,11 +128,10 @@ class V8Instance final : public WasmInstance {
       if (heap_.use_count() > 1) {  // the isolate lives on: collect what this instance leaves
         isolate_->ContextDisposedNotification();
         heap_->noteGarbage();
-        if (!CallBatch::isOpen()) {
+        if (CallBatch::isOpen()) {
+          holdInBatch();  // the batch collects as it ends, once for all instances that went
+        } else {
           heap_->collectGarbage();
-        } else if (!CallBatch::holds(heap_.get())) {
-          CallBatch::hold(heap_.get(),
-                          std::make_unique<BatchLocker>(*heap_));  // collects at its end
         }
       }
     }
@@ -140,6 +139,13 @@ class V8Instance final : public WasmInstance {
   }
 
   Status link(const HostFunctionTable& hosts);
+
+  // Has this thread's open batch keep the heap locked and entered until it ends.
+  void holdInBatch() {
+    if (!CallBatch::holds(heap_.get())) {
+      CallBatch::hold(heap_.get(), std::make_unique<BatchLocker>(*heap_));
+    }
+  }
 
   std::optional<FunctionHandle> function(std::string_view name, const FuncType& type) override {
     const FuncType* actual = module_->info().exportedFunction(name);
@@ -362,9 +368,7 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
     return errorStatus(StatusCode::kBadArgument, "wrong argument count");
   }
   if (callDepth_ > 0) return callEntered(fn, type, args, result);  // from a host function: entered
-  if (CallBatch::isOpen() && !v8::Locker::IsLocked(isolate_)) {
-    CallBatch::hold(heap_.get(), std::make_unique<BatchLocker>(*heap_));
-  }
+  if (CallBatch::isOpen()) holdInBatch();
   v8::Locker locker(isolate_);  // nested in the batch's, it costs a thread-id check
   v8::Isolate::Scope isolateScope(isolate_);
   return callEntered(fn, type, args, result);
