@@ -49,7 +49,8 @@ void reportTeardown(benchmark::State& state, Clock::duration teardown) {
 void BM_RuntimeInstantiate(benchmark::State& state) {
   auto module = loadPlugin(state, fixturePath("header_plugin.wasm"));
   if (!module) return;
-  runtime::InstanceOptions options{module->limits().callDeadline};
+  runtime::InstanceOptions options;
+  options.callDeadline = module->limits().callDeadline;
   std::vector<std::unique_ptr<runtime::WasmInstance>> live;
   Clock::duration teardown{};
   for (auto _ : state) {

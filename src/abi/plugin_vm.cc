@@ -345,7 +345,38 @@ Status PluginVm::readSdkStreamCallbacks() {
       {Callback::kOnUpstreamConnectionClose, kStreamUpstreamClose},
   };
   for (auto [cb, bit] : bits) callForStreams_[static_cast<size_t>(cb)] = (*mask & bit) != 0;
+  queueStreamDeletes_ = (*mask & kStreamDelete) == 0;
+  return readSdkContextQueue();
+}
+
+Status PluginVm::readSdkContextQueue() {
+  static const runtime::FuncType kQueueType{{}, {runtime::ValType::kI32}};
+  // More than this is no faster, and a larger claim is more likely a corrupt one.
+  constexpr uint32_t kMaxCapacity = 4096;
+  if (!instance_->function(kSdkContextQueueExport, kQueueType)) return Status::ok();
+  Result<uint64_t> address = callExport(kSdkContextQueueExport, kQueueType, {}, 0, Frame());
+  if (!address.isOk()) return address.status();
+  const auto base = static_cast<uint32_t>(*address);
+  std::optional<uint32_t> capacity = instance_->readU32(base + 4);
+  // The whole queue must lie in memory; memory only grows, so it stays there. Every later write
+  // is bounds-checked all the same.
+  const uint64_t end = uint64_t{base} + 8 + uint64_t{capacity.value_or(0)} * 8;
+  if (base == 0 || !capacity || *capacity == 0 || *capacity > kMaxCapacity ||
+      end > instance_->memory().size()) {
+    return Status::ok();  // no usable queue: creations and deletions are calls
+  }
+  contextQueue_ = base;
+  contextQueueCapacity_ = *capacity;
   return Status::ok();
+}
+
+bool PluginVm::queueContextChange(uint32_t context, uint32_t parent) {
+  if (contextQueue_ == 0 || depth_ != 0 || failed()) return false;
+  std::optional<uint32_t> count = instance_->readU32(contextQueue_);
+  if (!count || *count >= contextQueueCapacity_) return false;
+  const uint32_t entry = contextQueue_ + 8 + *count * 8;
+  return instance_->writeU32(entry, context) && instance_->writeU32(entry + 4, parent) &&
+         instance_->writeU32(contextQueue_, *count + 1);
 }
 
 Status PluginVm::start() {
@@ -518,6 +549,7 @@ Result<uint32_t> PluginVm::createStream(StreamHost& stream) {
   if (rootContextId_ == 0) return errorStatus(StatusCode::kUnavailable, "plugin not started");
   uint32_t id = nextContextId_++;
   contexts_[id] = Context{id, rootContextId_, &stream};
+  if (queueContextChange(id, rootContextId_)) return id;
   Result<uint64_t> created = invoke(Callback::kOnContextCreate, id, {id, rootContextId_}, 0);
   if (!created.isOk()) return created.status();
   return id;
@@ -618,6 +650,10 @@ Status PluginVm::endStream(uint32_t context) {
   }
   if (status.isOk() && callForStreams_[static_cast<size_t>(Callback::kOnLog)]) {
     status = invoke(Callback::kOnLog, context, {context}, 0).status();
+  }
+  if (status.isOk() && queueStreamDeletes_ && queueContextChange(context, 0)) {
+    contexts_.erase(context);
+    return status;
   }
   Status deleted = deleteContext(context);
   return status.isOk() ? deleted : status;

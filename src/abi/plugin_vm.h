@@ -102,7 +102,16 @@ enum StreamCallbackBit : uint32_t {
   kStreamUpstreamData = 1u << 10,
   kStreamDownstreamClose = 1u << 11,
   kStreamUpstreamClose = 1u << 12,
+  kStreamDelete = 1u << 13,  // a stream class overrides onDelete: call proxy_on_delete
 };
+
+// The SDK also exports `wasmgate_sdk_context_queue() -> i32`, the address of a queue in its
+// memory: u32 count, u32 capacity, then `capacity` pairs of u32 {context_id, parent_id}. For a
+// stream context the host writes {id, root} there instead of calling proxy_on_context_create,
+// and {id, 0} instead of proxy_on_delete (unless kStreamDelete), then raises count; the SDK
+// applies the queue in order at the start of every callback, proxy_on_context_create and
+// proxy_on_delete included, so a full queue falls back to the calls without reordering.
+inline constexpr std::string_view kSdkContextQueueExport = "wasmgate_sdk_context_queue";
 
 class PluginModule {
  public:
@@ -256,6 +265,10 @@ class PluginVm {
   void runDeferred();
   Status deleteContext(uint32_t id);
   Status readSdkStreamCallbacks();
+  Status readSdkContextQueue();
+  // Writes a change into the SDK's context queue; false when there is none, it is full, or a
+  // callback is running (the guest could be applying the queue).
+  bool queueContextChange(uint32_t context, uint32_t parent);
 
   std::shared_ptr<const PluginModule> module_;
   PluginSpec spec_;
@@ -266,6 +279,10 @@ class PluginVm {
   // Per callback: false when the SDK said no stream class implements it (see
   // kSdkStreamCallbacksExport); such a callback is not called for stream contexts.
   std::array<bool, static_cast<size_t>(Callback::kCount)> callForStreams_;
+  // The SDK's context queue (kSdkContextQueueExport); address 0 when there is none.
+  uint32_t contextQueue_ = 0;
+  uint32_t contextQueueCapacity_ = 0;
+  bool queueStreamDeletes_ = false;
   std::unordered_map<uint32_t, Context> contexts_;  // node-based: pointers to values stay valid
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;

@@ -195,11 +195,12 @@ class ProbeHttp : public wasmgate::HttpContext {
 
 wasmgate::RegisterPlugin<ProbeRoot, ProbeHttp> registration("sdk_probe");
 
-// The SDK tells wasmgate which stream callbacks to call: exactly those ProbeHttp overrides.
+// The SDK tells wasmgate which stream callbacks to call: exactly those ProbeHttp overrides, and
+// that its onDelete must be called rather than queued.
 namespace sdk = wasmgate::detail;
 static_assert(sdk::streamCallbacksOf<ProbeHttp>() ==
               (sdk::kStreamRequestHeaders | sdk::kStreamRequestBody | sdk::kStreamRequestTrailers |
-               sdk::kStreamResponseHeaders | sdk::kStreamLog));
+               sdk::kStreamResponseHeaders | sdk::kStreamLog | sdk::kStreamDelete));
 
 // An override the SDK cannot see (it is private) counts as implemented: it only costs a call.
 class PrivateLog : public wasmgate::HttpContext {

@@ -382,5 +382,88 @@ TEST(SdkStreamCallbacksTest, CallbacksTheSdkSaysAreUnusedAreSkippedOnStreamsOnly
   EXPECT_FALSE(p.saw("cb:done"));
 }
 
+// ---- The SDK's context queue (kSdkContextQueueExport) ----
+
+constexpr uint32_t kQueue = 0x400;  // where sdk_context_queue.wat keeps its queue
+
+TEST(SdkContextQueueTest, StreamCreationAndDeletionAreWrittenToTheQueueNotCalled) {
+  Plugin p("sdk_context_queue.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream stream;
+  auto ctx = p.vm->createStream(stream);
+  ASSERT_TRUE(ctx.isOk());
+  EXPECT_EQ(p.at(kQueue), 1u);
+  EXPECT_EQ(p.at(kQueue + 8), *ctx);
+  EXPECT_EQ(p.at(kQueue + 12), 1u);  // the root context
+  ASSERT_TRUE(p.vm->onRequestHeaders(*ctx, 0, false).isOk());
+  ASSERT_TRUE(p.vm->endStream(*ctx).isOk());
+  EXPECT_EQ(p.at(kQueue), 2u);
+  EXPECT_EQ(p.at(kQueue + 16), *ctx);
+  EXPECT_EQ(p.at(kQueue + 20), 0u);  // parent 0: deleted
+  EXPECT_EQ(p.vm->liveStreams(), 0u);
+  // Only the root context's creation was a call.
+  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:context_create 1", "cb:request_headers 2"}));
+}
+
+TEST(SdkContextQueueTest, AFullQueueFallsBackToCallsAndAnAppliedOneIsReused) {
+  Plugin p("sdk_context_queue.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream first, second;
+  auto a = p.vm->createStream(first);
+  auto b = p.vm->createStream(second);  // the queue (room for two) is full now
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  EXPECT_EQ(p.at(kQueue), 2u);
+  ASSERT_TRUE(p.vm->endStream(*a).isOk());  // called: proxy_on_delete
+  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:context_create 1", "cb:delete 2"}));
+  ASSERT_TRUE(p.vm->wasm().writeU32(kQueue, 0));  // what the SDK does once it applied the queue
+  ASSERT_TRUE(p.vm->endStream(*b).isOk());
+  EXPECT_EQ(p.at(kQueue), 1u);
+  EXPECT_EQ(p.at(kQueue + 8), *b);
+  EXPECT_EQ(p.at(kQueue + 12), 0u);
+  EXPECT_FALSE(p.saw("cb:delete 3"));
+}
+
+TEST(SdkContextQueueTest, AStreamClassWithOnDeleteGetsTheCall) {
+  Plugin p("sdk_context_queue.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->wasm().writeU32(0x800, 0x9 | abi::kStreamDelete));
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream stream;
+  auto ctx = p.vm->createStream(stream);
+  ASSERT_TRUE(ctx.isOk());
+  ASSERT_TRUE(p.vm->endStream(*ctx).isOk());
+  EXPECT_EQ(p.at(kQueue), 1u);  // the creation only
+  EXPECT_TRUE(p.saw("cb:delete 2"));
+}
+
+TEST(SdkContextQueueTest, AQueueOutsideMemoryIsNotUsed) {
+  for (uint32_t address : {0u, 65532u, 0xfffffff8u}) {
+    Plugin p("sdk_context_queue.wasm");
+    ASSERT_TRUE(p.vm);
+    ASSERT_TRUE(p.vm->wasm().writeU32(0x804, address));
+    ASSERT_TRUE(p.vm->start().isOk()) << address;
+    FakeStream stream;
+    auto ctx = p.vm->createStream(stream);
+    ASSERT_TRUE(ctx.isOk());
+    ASSERT_TRUE(p.vm->endStream(*ctx).isOk());
+    EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:context_create 1", "cb:context_create 2",
+                                                    "cb:delete 2"}))
+        << address;
+  }
+}
+
+TEST(SdkContextQueueTest, AQueueClaimingTooMuchRoomIsNotUsed) {
+  Plugin p("sdk_context_queue.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->wasm().writeU32(kQueue + 4, 100000));  // capacity past the end of memory
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream stream;
+  ASSERT_TRUE(p.vm->createStream(stream).isOk());
+  EXPECT_TRUE(p.saw("cb:context_create 2"));
+  EXPECT_EQ(p.at(kQueue), 0u);
+}
+
 }  // namespace
 }  // namespace wasmgate::testing

@@ -55,6 +55,9 @@ enum StreamCallbackBit : uint32_t {
   kStreamUpstreamData = 1u << 10,
   kStreamDownstreamClose = 1u << 11,
   kStreamUpstreamClose = 1u << 12,
+  // Not a callback: some stream class overrides onDelete, so the host calls proxy_on_delete
+  // for stream contexts instead of queueing their deletion (see ContextQueue).
+  kStreamDelete = 1u << 13,
 };
 
 inline uint32_t& streamCallbacksInUse() {
@@ -86,6 +89,7 @@ WASMGATE_SDK_INHERITS_CHECK(onDownstreamData)
 WASMGATE_SDK_INHERITS_CHECK(onUpstreamData)
 WASMGATE_SDK_INHERITS_CHECK(onDownstreamConnectionClose)
 WASMGATE_SDK_INHERITS_CHECK(onUpstreamConnectionClose)
+WASMGATE_SDK_INHERITS_CHECK(onDelete)
 #undef WASMGATE_SDK_INHERITS_CHECK
 
 template <class Stream>
@@ -110,7 +114,30 @@ constexpr uint32_t streamCallbacksOf() {
   }
   use(inherits_onDone<Stream, ContextBase>::value, kStreamDone);
   use(inherits_onLog<Stream, ContextBase>::value, kStreamLog);
+  use(inherits_onDelete<Stream, ContextBase>::value, kStreamDelete);
   return bits;
+}
+
+// Stream contexts wasmgate created or deleted without calling into the module: instead of
+// proxy_on_context_create and proxy_on_delete it writes {context_id, parent_context_id}
+// (parent 0: delete) here, at the address the export wasmgate_sdk_context_queue gives, and
+// raises `count`. The SDK applies them in order before any callback runs, so a stream's class
+// is constructed before its first callback and destroyed before the module next runs. Hosts
+// that do not know the export make the calls and leave the queue empty.
+struct ContextQueue {
+  static constexpr uint32_t kCapacity = 64;
+  struct Change {
+    uint32_t context_id;
+    uint32_t parent_context_id;
+  };
+  uint32_t count = 0;
+  uint32_t capacity = kCapacity;  // read by the host
+  Change changes[kCapacity] = {};
+};
+
+inline ContextQueue& contextQueue() {
+  static ContextQueue queue;
+  return queue;
 }
 
 // Picks the registration for a root id: an exact match; for an empty root id, the
@@ -137,6 +164,35 @@ class UnregisteredRootContext : public RootContext {
 };
 
 struct Dispatcher {
+  // Every callback starts here: the queued context changes are applied, then `id` is looked up.
+  static ContextBase* find(uint32_t id) {
+    applyQueuedContextChanges();
+    return findContext(id);
+  }
+
+  static void applyQueuedContextChanges() {
+    ContextQueue& queue = contextQueue();
+    if (queue.count == 0) return;
+    const uint32_t n = queue.count < ContextQueue::kCapacity ? queue.count : ContextQueue::kCapacity;
+    for (uint32_t i = 0; i < n; ++i) {
+      const ContextQueue::Change change = queue.changes[i];
+      if (change.parent_context_id != 0) {
+        createContext(change.context_id, change.parent_context_id);
+      } else {
+        deleteContext(change.context_id);
+      }
+    }
+    queue.count = 0;
+  }
+
+  static void deleteContext(uint32_t id) {
+    auto& all = contexts();
+    auto it = all.find(id);
+    if (it == all.end()) return;
+    it->second->onDelete();
+    all.erase(id);  // onDelete may have changed the map; look the id up again
+  }
+
   static void createContext(uint32_t id, uint32_t parent_id) {
     if (parent_id == 0) {
       createRoot(id);
@@ -170,15 +226,15 @@ struct Dispatcher {
   }
 
   static RootContext* root(uint32_t id) {
-    ContextBase* c = findContext(id);
+    ContextBase* c = find(id);
     return c != nullptr ? c->asRoot() : nullptr;
   }
   static HttpContext* http(uint32_t id) {
-    ContextBase* c = findContext(id);
+    ContextBase* c = find(id);
     return c != nullptr ? c->asHttp() : nullptr;
   }
   static StreamContext* stream(uint32_t id) {
-    ContextBase* c = findContext(id);
+    ContextBase* c = find(id);
     return c != nullptr ? c->asStream() : nullptr;
   }
 
@@ -263,9 +319,15 @@ WASMGATE_EXPORT(wasmgate_sdk_stream_callbacks) uint32_t wasmgate_sdk_stream_call
   return wasmgate::detail::streamCallbacksInUse();
 }
 
+WASMGATE_EXPORT(wasmgate_sdk_context_queue) uint32_t wasmgate_sdk_context_queue() {
+  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&wasmgate::detail::contextQueue()));
+}
+
 WASMGATE_EXPORT(proxy_on_context_create)
 void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
-  wasmgate::detail::Dispatcher::createContext(context_id, parent_context_id);
+  using wasmgate::detail::Dispatcher;
+  Dispatcher::applyQueuedContextChanges();
+  Dispatcher::createContext(context_id, parent_context_id);
 }
 
 WASMGATE_EXPORT(proxy_on_vm_start)
@@ -311,20 +373,18 @@ void proxy_on_foreign_function(uint32_t root_id, uint32_t function_id, uint32_t 
 }
 
 WASMGATE_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t context_id) {
-  auto* c = wasmgate::detail::findContext(context_id);
+  auto* c = wasmgate::detail::Dispatcher::find(context_id);
   return c == nullptr || c->onDone() ? 1 : 0;
 }
 
 WASMGATE_EXPORT(proxy_on_log) void proxy_on_log(uint32_t context_id) {
-  if (auto* c = wasmgate::detail::findContext(context_id)) c->onLog();
+  if (auto* c = wasmgate::detail::Dispatcher::find(context_id)) c->onLog();
 }
 
 WASMGATE_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t context_id) {
-  auto& all = wasmgate::detail::contexts();
-  auto it = all.find(context_id);
-  if (it == all.end()) return;
-  it->second->onDelete();
-  all.erase(context_id);  // onDelete may have changed the map; look the id up again
+  using wasmgate::detail::Dispatcher;
+  Dispatcher::applyQueuedContextChanges();
+  Dispatcher::deleteContext(context_id);
 }
 
 // TCP.
