@@ -254,6 +254,20 @@ Status PluginVm::fail(Status status) {
   return failure_;
 }
 
+Status PluginVm::callInFrame(runtime::FunctionHandle handle, std::span<const uint64_t> args,
+                             uint32_t context, Frame& frame, uint64_t* result) {
+  Frame* savedFrame = std::exchange(frame_, &frame);
+  uint32_t savedContext = std::exchange(effectiveContextId_, context);
+  effectiveContext_ = nullptr;
+  ++depth_;
+  Status status = instance_->call(handle, args, result);
+  --depth_;
+  effectiveContextId_ = savedContext;
+  effectiveContext_ = nullptr;  // looked up again: the call may have deleted it
+  frame_ = savedFrame;
+  return status;
+}
+
 Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context,
                                   std::initializer_list<uint64_t> args, uint64_t fallback,
                                   Frame frame) {
@@ -262,15 +276,8 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context,
   const auto& handle = exports_[static_cast<size_t>(cb)];
   if (!handle) return fallback;
   frame.callback = cb;
-  Frame savedFrame = std::exchange(frame_, std::move(frame));
-  uint32_t savedEffective = std::exchange(effectiveContextId_, context);
-  ++depth_;
   uint64_t result = 0;
-  Status status = instance_->call(*handle, std::span(args.begin(), args.size()), &result);
-  --depth_;
-  effectiveContextId_ = savedEffective;
-  bool localResponseSent = frame_.localResponseSent;
-  frame_ = std::move(savedFrame);
+  Status status = callInFrame(*handle, std::span(args.begin(), args.size()), context, frame, &result);
   if (!status.isOk()) {
     return fail(
         errorStatus(status.code(), std::string(callbackName(cb)) + ": " + status.message()));
@@ -278,7 +285,7 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context,
   // The embedder may run further callbacks while it handles deferred actions; what this one
   // decided is restored after them.
   if (depth_ == 0) runDeferred();
-  lastLocalResponseSent_ = localResponseSent;
+  lastLocalResponseSent_ = frame.localResponseSent;
   if (failed()) return failure_;
   return result;
 }
@@ -291,14 +298,8 @@ Result<uint64_t> PluginVm::callExport(std::string_view name, const runtime::Func
   if (!handle)
     return errorStatus(StatusCode::kNotFound,
                        "no export " + std::string(name) + " of type " + type.toString());
-  Frame savedFrame = std::exchange(frame_, std::move(frame));
-  uint32_t savedEffective = std::exchange(effectiveContextId_, context);
-  ++depth_;
   uint64_t result = 0;
-  Status status = instance_->call(*handle, args, &result);
-  --depth_;
-  effectiveContextId_ = savedEffective;
-  frame_ = std::move(savedFrame);
+  Status status = callInFrame(*handle, args, context, frame, &result);
   if (!status.isOk())
     return fail(errorStatus(status.code(), std::string(name) + ": " + status.message()));
   if (depth_ == 0) runDeferred();
@@ -444,8 +445,13 @@ WasmResult PluginVm::proxyDone() {
 
 Status PluginVm::deleteContext(uint32_t id) {
   Status status = invoke(Callback::kOnDelete, id, {id}, 0).status();
-  contexts_.erase(id);
+  eraseContext(id);
   return status;
+}
+
+void PluginVm::eraseContext(uint32_t id) {
+  if (effectiveContext_ != nullptr && effectiveContext_->id == id) effectiveContext_ = nullptr;
+  contexts_.erase(id);
 }
 
 uint64_t PluginVm::liveStreams() const {
@@ -458,12 +464,15 @@ PluginVm::Context* PluginVm::findContext(uint32_t id) {
 }
 
 PluginVm::Context* PluginVm::effectiveContext() {
-  return findContext(effectiveContextId_);
+  if (effectiveContext_ == nullptr) effectiveContext_ = findContext(effectiveContextId_);
+  return effectiveContext_;
 }
 
 WasmResult PluginVm::setEffectiveContext(uint32_t id) {
-  if (id == 0 || !findContext(id)) return WasmResult::kBadArgument;
+  Context* context = id == 0 ? nullptr : findContext(id);
+  if (context == nullptr) return WasmResult::kBadArgument;
   effectiveContextId_ = id;
+  effectiveContext_ = context;
   return WasmResult::kOk;
 }
 
@@ -513,7 +522,7 @@ void PluginVm::deferClose(uint32_t context, StreamType type) {
 }
 
 void PluginVm::deferLocalResponse(uint32_t context, LocalResponse response) {
-  frame_.localResponseSent = true;
+  frame_->localResponseSent = true;
   deferred_.push_back(
       {Deferred::kLocalResponse, context, StreamType::kHttpRequest, std::move(response)});
 }
@@ -652,7 +661,7 @@ Status PluginVm::endStream(uint32_t context) {
     status = invoke(Callback::kOnLog, context, {context}, 0).status();
   }
   if (status.isOk() && queueStreamDeletes_ && queueContextChange(context, 0)) {
-    contexts_.erase(context);
+    eraseContext(context);
     return status;
   }
   Status deleted = deleteContext(context);

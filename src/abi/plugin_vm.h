@@ -225,7 +225,7 @@ class PluginVm {
   Context* effectiveContext();
   Context* findContext(uint32_t id);
   WasmResult setEffectiveContext(uint32_t id);
-  Frame& frame() { return frame_; }
+  Frame& frame() { return *frame_; }
   bool inStartup() const { return inStartup_; }
   // Section 1.3: allocate in the guest, copy, and write pointer and size into the two slots.
   WasmResult returnBytes(std::string_view bytes, uint32_t dataSlot, uint32_t sizeSlot);
@@ -260,6 +260,11 @@ class PluginVm {
     return invoke(cb, context, args, fallback, Frame());
   }
   Status fail(Status status);
+  // Runs `handle` with `context` as the effective context and `frame` as what hostcalls see;
+  // both are restored afterwards.
+  Status callInFrame(runtime::FunctionHandle handle, std::span<const uint64_t> args,
+                     uint32_t context, Frame& frame, uint64_t* result);
+  void eraseContext(uint32_t id);
   Result<uint32_t> streamCallback(Callback cb, uint32_t context,
                                   std::initializer_list<uint64_t> args);
   void runDeferred();
@@ -287,7 +292,9 @@ class PluginVm {
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;
   uint32_t effectiveContextId_ = 0;
-  Frame frame_;
+  Context* effectiveContext_ = nullptr;  // effectiveContextId_'s, once looked up
+  Frame idleFrame_;                      // what frame() shows when no callback runs
+  Frame* frame_ = &idleFrame_;
   int depth_ = 0;
   bool inStartup_ = false;
   bool rootAwaitingDone_ = false;
