@@ -93,13 +93,18 @@ class V8Heap final : public InstanceGroup {
 class BatchLocker final : public CallBatch::HeldLock {
  public:
   explicit BatchLocker(V8Heap& heap)
-      : heap_(heap), locker_(heap.isolate()), entered_(heap.isolate()) {}
+      : heap_(heap), locker_(heap.isolate()), entered_(heap.isolate()), handles_(heap.isolate()) {
+    // One handle, so the scope owns a block of them: the calls' own scopes then fit in that
+    // block instead of taking a new one and freeing it each time.
+    (void)v8::Integer::New(heap.isolate(), 0);
+  }
   ~BatchLocker() override { heap_.collectGarbage(); }
 
  private:
   V8Heap& heap_;
   v8::Locker locker_;
   v8::Isolate::Scope entered_;
+  v8::HandleScope handles_;
 };
 
 class V8Instance final : public WasmInstance {
@@ -368,8 +373,12 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
     return errorStatus(StatusCode::kBadArgument, "wrong argument count");
   }
   if (callDepth_ > 0) return callEntered(fn, type, args, result);  // from a host function: entered
-  if (CallBatch::isOpen()) holdInBatch();
-  v8::Locker locker(isolate_);  // nested in the batch's, it costs a thread-id check
+  if (CallBatch::isOpen()) {
+    holdInBatch();
+    // The batch holds the lock; if no other isolate was entered since, this one still is.
+    if (v8::Isolate::TryGetCurrent() == isolate_) return callEntered(fn, type, args, result);
+  }
+  v8::Locker locker(isolate_);
   v8::Isolate::Scope isolateScope(isolate_);
   return callEntered(fn, type, args, result);
 }
