@@ -152,19 +152,35 @@ BENCHMARK(BM_OnRequestHeaders)
 // The C++ SDK's add_header example through a whole stream: createStream, onRequestHeaders,
 // onResponseHeaders, endStream (on_done, on_log, on_delete). It adds one request and one
 // response header; both are removed after each iteration.
-void BM_SdkAddHeaderLifecycle(benchmark::State& state) {
+// add_header's request lifecycle through the SDK: the stream's creation, both header callbacks
+// (each adding a header), its end.
+struct SdkAddHeaderLifecycle {
   StreamVm s;
-  if (!readFile(ADD_HEADER_WASM)) {
-    return state.SkipWithError(ADD_HEADER_WASM " is missing: build the add_header_plugin target");
+  size_t requestCount = 0, responseCount = 0;
+
+  bool start(benchmark::State& state) {
+    if (!readFile(ADD_HEADER_WASM)) {
+      state.SkipWithError(ADD_HEADER_WASM " is missing: build the add_header_plugin target");
+      return false;
+    }
+    if (!s.start(state, ADD_HEADER_WASM, limitsFor(state), addHeaderSpec())) return false;
+    if (Status ended = s.vm->endStream(s.context); !ended.isOk()) {
+      state.SkipWithError(ended.toString().c_str());
+      return false;
+    }
+    requestCount = s.stream.streamData.requestHeaders.size();
+    responseCount = s.stream.streamData.responseHeaders.size();
+    for (int i = 0; i < 5000; ++i) {
+      if (Status st = run(); !st.isOk()) {
+        state.SkipWithError(st.toString().c_str());
+        return false;
+      }
+    }
+    return true;
   }
-  if (!s.start(state, ADD_HEADER_WASM, limitsFor(state), addHeaderSpec())) return;
-  if (Status ended = s.vm->endStream(s.context); !ended.isOk()) {
-    return state.SkipWithError(ended.toString().c_str());
-  }
-  abi::StreamData& data = s.stream.streamData;
-  const size_t requestCount = data.requestHeaders.size(),
-               responseCount = data.responseHeaders.size();
-  auto lifecycle = [&]() -> Status {
+
+  Status run() {
+    abi::StreamData& data = s.stream.streamData;
     auto id = s.vm->createStream(s.stream);
     if (!id.isOk()) return id.status();
     auto req = s.vm->onRequestHeaders(*id, static_cast<uint32_t>(requestCount), true);
@@ -179,15 +195,17 @@ void BM_SdkAddHeaderLifecycle(benchmark::State& state) {
     data.requestHeaders.resize(requestCount);
     data.responseHeaders.resize(responseCount);
     return ended;
-  };
-  for (int i = 0; i < 5000; ++i) {
-    if (Status st = lifecycle(); !st.isOk()) return state.SkipWithError(st.toString().c_str());
   }
+};
+
+void BM_SdkAddHeaderLifecycle(benchmark::State& state) {
+  SdkAddHeaderLifecycle lifecycle;
+  if (!lifecycle.start(state)) return;
   // batched:1 runs as a worker's loop turn does, inside a CallBatch: the VM is locked once.
   std::optional<runtime::CallBatch> batch;
   if (state.range(1) != 0) batch.emplace();
   for (auto _ : state) {
-    if (Status st = lifecycle(); !st.isOk()) return state.SkipWithError(st.toString().c_str());
+    if (Status st = lifecycle.run(); !st.isOk()) return state.SkipWithError(st.toString().c_str());
   }
 }
 BENCHMARK(BM_SdkAddHeaderLifecycle)
@@ -195,6 +213,24 @@ BENCHMARK(BM_SdkAddHeaderLifecycle)
     ->Args({1000, 0})
     ->Args({1000, 1})
     ->Args({0, 1});
+
+// The same with cold caches (timeWithColdCaches), `per_sweep` lifecycles at a time.
+void BM_SdkAddHeaderLifecycleColdCache(benchmark::State& state) {
+  SdkAddHeaderLifecycle lifecycle;
+  if (!lifecycle.start(state)) return;
+  runtime::CallBatch batch;
+  timeWithColdCaches(state, [&] {
+    Status st = lifecycle.run();
+    if (!st.isOk()) state.SkipWithError(st.toString().c_str());
+    return st.isOk();
+  });
+}
+BENCHMARK(BM_SdkAddHeaderLifecycleColdCache)
+    ->ArgNames({"deadline_ms", "per_sweep"})
+    ->Args({1000, 1})
+    ->Args({1000, 4})
+    ->Args({1000, 16})
+    ->UseManualTime();
 
 }  // namespace
 }  // namespace wasmgate::bench

@@ -78,6 +78,29 @@ BENCHMARK(BM_RuntimeCall)
     ->Args({0, 1})
     ->Args({1000, 1});
 
+// The same call in a batch with cold caches (timeWithColdCaches), `per_sweep` calls at a time.
+void BM_RuntimeCallColdCache(benchmark::State& state) {
+  auto instance = instantiate(state, state.range(0));
+  if (!instance) return;
+  auto fn = instance->function("identity", kI32ToI32);
+  if (!fn) return state.SkipWithError("no export identity");
+  uint64_t arg = 0, result = 0;
+  for (int i = 0; i < 20000; ++i)
+    (void)instance->call(*fn, std::span(&arg, 1), &result);  // tier-up
+  runtime::CallBatch batch;
+  timeWithColdCaches(state, [&] {
+    ++arg;
+    Status status = instance->call(*fn, std::span(&arg, 1), &result);
+    if (!status.isOk() || result != (arg & 0xffffffffu)) state.SkipWithError("bad call");
+    return status.isOk();
+  });
+}
+BENCHMARK(BM_RuntimeCallColdCache)
+    ->ArgNames({"deadline_ms", "per_sweep"})
+    ->Args({1000, 1})
+    ->Args({1000, 16})
+    ->UseManualTime();
+
 // Calls in a batch that go round 10 instances, one call each, as a worker with 10 plugins does:
 // each call switches the thread to another isolate.
 // grouped:1 puts the 10 in one InstanceGroup (one isolate), as a worker does.
