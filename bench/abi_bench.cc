@@ -230,6 +230,7 @@ BENCHMARK(BM_SdkAddHeaderLifecycleColdCache)
     ->Args({1000, 1})
     ->Args({1000, 4})
     ->Args({1000, 16})
+    ->Iterations(100000)
     ->UseManualTime();
 
 }  // namespace

@@ -99,6 +99,7 @@ BENCHMARK(BM_RuntimeCallColdCache)
     ->ArgNames({"deadline_ms", "per_sweep"})
     ->Args({1000, 1})
     ->Args({1000, 16})
+    ->Iterations(100000)
     ->UseManualTime();
 
 // Calls in a batch that go round 10 instances, one call each, as a worker with 10 plugins does:
