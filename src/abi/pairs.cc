@@ -1,12 +1,23 @@
 #include "abi/pairs.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "abi/limits.h"
 
 namespace wasmgate::abi {
 namespace {
+
+// RFC 9110 5.6.2 tchar: letters, digits and !#$%&'*+-.^_`|~, as a table (one look-up a byte).
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
 
 void putU32(std::string& out, uint32_t v) {
   char bytes[4];
@@ -73,15 +84,13 @@ std::optional<Headers> parsePairs(std::string_view bytes) {
 bool validHeaderName(std::string_view name) {
   if (!name.empty() && name[0] == ':') name.remove_prefix(1);
   if (name.empty()) return false;
-  static constexpr std::string_view kTokenSpecials = "!#$%&'*+-.^_`|~";
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           kTokenSpecials.find(c) != std::string_view::npos;
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return kTokenChar[static_cast<unsigned char>(c)]; });
 }
 
 bool validHeaderValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  return std::none_of(value.begin(), value.end(),
+                      [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 bool validHeaders(const Headers& headers) {

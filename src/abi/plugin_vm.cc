@@ -451,6 +451,7 @@ Status PluginVm::deleteContext(uint32_t id) {
 
 void PluginVm::eraseContext(uint32_t id) {
   if (effectiveContext_ != nullptr && effectiveContext_->id == id) effectiveContext_ = nullptr;
+  if (lastFound_ != nullptr && lastFound_->id == id) lastFound_ = nullptr;
   contexts_.erase(id);
 }
 
@@ -459,8 +460,12 @@ uint64_t PluginVm::liveStreams() const {
 }
 
 PluginVm::Context* PluginVm::findContext(uint32_t id) {
+  // A stream's callbacks and their hostcalls ask for the same context in a row.
+  if (lastFound_ != nullptr && lastFound_->id == id) return lastFound_;
   auto it = contexts_.find(id);
-  return it == contexts_.end() ? nullptr : &it->second;
+  if (it == contexts_.end()) return nullptr;
+  lastFound_ = &it->second;
+  return lastFound_;
 }
 
 PluginVm::Context* PluginVm::effectiveContext() {

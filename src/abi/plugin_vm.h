@@ -179,6 +179,10 @@ class PluginVm {
   Status onUpstreamConnectionClose(uint32_t context, PeerType peer);
   // proxy_on_done, proxy_on_log, proxy_on_delete, in the spec's order; the context is gone after.
   Status endStream(uint32_t context);
+  // False when the SDK said no stream class of the plugin implements `cb` (see
+  // kSdkStreamCallbacksExport): for stream contexts it answers Continue without a call, so an
+  // embedder may skip it altogether.
+  bool callsStreamCallback(Callback cb) const { return callForStreams_[static_cast<size_t>(cb)]; }
 
   // Root-context events the embedder delivers.
   Status onTick();
@@ -293,6 +297,7 @@ class PluginVm {
   uint32_t rootContextId_ = 0;
   uint32_t effectiveContextId_ = 0;
   Context* effectiveContext_ = nullptr;  // effectiveContextId_'s, once looked up
+  Context* lastFound_ = nullptr;         // what findContext found last
   Frame idleFrame_;                      // what frame() shows when no callback runs
   Frame* frame_ = &idleFrame_;
   int depth_ = 0;

@@ -119,7 +119,7 @@ void DownstreamConnection::process() {
 
 abi::Headers DownstreamConnection::requestHeaders(const http1::RequestHead& head) {
   abi::Headers out;
-  out.reserve(head.headers.size() + 6);
+  out.reserve(head.headers.size() + 8);  // 6 added here, and room for plugins to add some
   out.emplace_back(":method", std::string(head.method));
   auto host = head.headers.find("host");
   std::string authority = host ? std::string(*host) : std::string();

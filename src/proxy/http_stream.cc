@@ -81,6 +81,12 @@ size_t HttpStream::slotIndex(Dir dir, size_t position) const {
   return dir == Dir::kRequest ? position : slots_.size() - 1 - position;
 }
 
+bool HttpStream::passesThrough(size_t index, abi::Callback callback) const {
+  const Slot& slot = slots_[index];
+  return slot.vm != nullptr && slot.vmGeneration == slot.plugin.generation() &&
+         !slot.vm->callsStreamCallback(callback);
+}
+
 template <typename R, typename F>
 std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
   Slot& slot = slots_[index];
@@ -190,7 +196,12 @@ void HttpStream::runHeaders(Dir dir, size_t from) {
     bool eos = st.endSeen && st.pending.empty() && !st.trailers;
     abi::Headers& headers = dir == Dir::kRequest ? data_.requestHeaders : data_.responseHeaders;
     auto count = static_cast<uint32_t>(headers.size());
-    auto r = runSlot<abi::HeadersStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
+    const size_t index = slotIndex(dir, pos);
+    if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestHeaders
+                                                   : abi::Callback::kOnResponseHeaders)) {
+      continue;
+    }
+    auto r = runSlot<abi::HeadersStatus>(index, [&](abi::PluginVm& vm, uint32_t ctx) {
       return dir == Dir::kRequest ? vm.onRequestHeaders(ctx, count, eos)
                                   : vm.onResponseHeaders(ctx, count, eos);
     });
@@ -315,9 +326,14 @@ void HttpStream::runBody(Dir dir, size_t from, std::string chunk, bool endOfStre
       st.bodyStopBuffer.clear();
       st.bodyStopAt.reset();
     }
+    const size_t index = slotIndex(dir, pos);
+    if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestBody
+                                                   : abi::Callback::kOnResponseBody)) {
+      continue;
+    }
     exposed = std::move(chunk);
     auto size = static_cast<uint32_t>(exposed.size());
-    auto r = runSlot<abi::DataStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
+    auto r = runSlot<abi::DataStatus>(index, [&](abi::PluginVm& vm, uint32_t ctx) {
       return dir == Dir::kRequest ? vm.onRequestBody(ctx, size, endOfStream)
                                   : vm.onResponseBody(ctx, size, endOfStream);
     });
@@ -348,7 +364,12 @@ void HttpStream::runTrailers(Dir dir) {
   uint64_t generation = generation_;
   for (size_t pos = 0; pos < slots_.size(); ++pos) {
     auto count = static_cast<uint32_t>(trailers.size());
-    (void)runSlot<abi::FilterStatus>(slotIndex(dir, pos), [&](abi::PluginVm& vm, uint32_t ctx) {
+    const size_t index = slotIndex(dir, pos);
+    if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestTrailers
+                                                   : abi::Callback::kOnResponseTrailers)) {
+      continue;
+    }
+    (void)runSlot<abi::FilterStatus>(index, [&](abi::PluginVm& vm, uint32_t ctx) {
       return dir == Dir::kRequest ? vm.onRequestTrailers(ctx, count)
                                   : vm.onResponseTrailers(ctx, count);
     });

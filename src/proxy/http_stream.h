@@ -84,6 +84,9 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
   // Runs one callback of one slot, applying fail strategy and log-only; false: skip this slot.
   template <typename R, typename F>
   std::optional<R> runSlot(size_t slot, F&& callback);
+  // Whether the slot's plugin, its stream context made, leaves `callback` to its SDK's
+  // pass-through default: the chain then goes past it without a call.
+  bool passesThrough(size_t slot, abi::Callback callback) const;
   void runHeaders(Dir dir, size_t from);
   void runBody(Dir dir, size_t from, std::string chunk, bool endOfStream);
   void runTrailers(Dir dir);

@@ -37,7 +37,8 @@ bool ConnectionOptions::nominates(std::string_view lowercaseName) const {
 abi::Headers toAbiHeaders(const http1::HeaderList& headers, std::string_view pseudoValue,
                           std::string_view pseudoName) {
   abi::Headers out;
-  out.reserve(headers.size() + 1);
+  // Room for the pseudo-header and a few that plugins add, which then do not move the others.
+  out.reserve(headers.size() + 4);
   if (!pseudoValue.empty()) out.emplace_back(std::string(pseudoName), std::string(pseudoValue));
   ConnectionOptions connection(headers);
   for (const http1::Header& h : headers) {
