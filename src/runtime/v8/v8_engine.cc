@@ -24,6 +24,17 @@ v8::Platform* initializeV8() {
   return platform.get();
 }
 
+// An i32 as V8 passes it between wasm and the embedder: a small integer (Smi) stored in the
+// handle's slot. Read in place, as V8's own inline API functions read values, instead of two
+// calls into the library (IsInt32, Int32::Value); anything else is left to the caller.
+std::optional<int32_t> smallInteger(v8::Local<v8::Value> value) {
+  using v8::internal::Address;
+  using v8::internal::Internals;
+  const Address tagged = *reinterpret_cast<const Address*>(*value);
+  if (Internals::HasHeapObjectTag(tagged)) return std::nullopt;
+  return Internals::SmiValue(tagged);
+}
+
 std::string exceptionText(v8::Isolate* isolate, v8::Local<v8::Value> exception) {
   v8::String::Utf8Value text(isolate, exception);
   return *text ? std::string(*text, text.length()) : std::string("unknown exception");
@@ -231,8 +242,8 @@ void hostTrampoline(const v8::FunctionCallbackInfo<v8::Value>& info) {
       if (arg->ToBigInt(info.GetIsolate()->GetCurrentContext()).ToLocal(&big)) {
         argv[i] = big->Uint64Value();
       }
-    } else if (arg->IsInt32()) {  // what the wasm-to-JS wrapper passes for an i32: no conversion
-      argv[i] = static_cast<uint32_t>(arg.As<v8::Int32>()->Value());
+    } else if (std::optional<int32_t> small = smallInteger(arg)) {  // what wasm passes for an i32
+      argv[i] = static_cast<uint32_t>(*small);
     } else {
       argv[i] = arg->Uint32Value(info.GetIsolate()->GetCurrentContext()).FromMaybe(0);
     }
@@ -420,6 +431,8 @@ Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
     if (type.results[0] == ValType::kI64) {
       v8::Local<v8::BigInt> big;
       *result = value->ToBigInt(context).ToLocal(&big) ? big->Uint64Value() : 0;
+    } else if (std::optional<int32_t> small = smallInteger(value)) {
+      *result = static_cast<uint32_t>(*small);
     } else {
       *result = value->Uint32Value(context).FromMaybe(0);
     }
