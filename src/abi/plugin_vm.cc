@@ -277,7 +277,8 @@ Result<uint64_t> PluginVm::invoke(Callback cb, uint32_t context,
   if (!handle) return fallback;
   frame.callback = cb;
   uint64_t result = 0;
-  Status status = callInFrame(*handle, std::span(args.begin(), args.size()), context, frame, &result);
+  Status status =
+      callInFrame(*handle, std::span(args.begin(), args.size()), context, frame, &result);
   if (!status.isOk()) {
     return fail(
         errorStatus(status.code(), std::string(callbackName(cb)) + ": " + status.message()));

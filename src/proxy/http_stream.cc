@@ -198,7 +198,7 @@ void HttpStream::runHeaders(Dir dir, size_t from) {
     auto count = static_cast<uint32_t>(headers.size());
     const size_t index = slotIndex(dir, pos);
     if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestHeaders
-                                                   : abi::Callback::kOnResponseHeaders)) {
+                                                  : abi::Callback::kOnResponseHeaders)) {
       continue;
     }
     auto r = runSlot<abi::HeadersStatus>(index, [&](abi::PluginVm& vm, uint32_t ctx) {
@@ -328,7 +328,7 @@ void HttpStream::runBody(Dir dir, size_t from, std::string chunk, bool endOfStre
     }
     const size_t index = slotIndex(dir, pos);
     if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestBody
-                                                   : abi::Callback::kOnResponseBody)) {
+                                                  : abi::Callback::kOnResponseBody)) {
       continue;
     }
     exposed = std::move(chunk);
@@ -366,7 +366,7 @@ void HttpStream::runTrailers(Dir dir) {
     auto count = static_cast<uint32_t>(trailers.size());
     const size_t index = slotIndex(dir, pos);
     if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestTrailers
-                                                   : abi::Callback::kOnResponseTrailers)) {
+                                                  : abi::Callback::kOnResponseTrailers)) {
       continue;
     }
     (void)runSlot<abi::FilterStatus>(index, [&](abi::PluginVm& vm, uint32_t ctx) {

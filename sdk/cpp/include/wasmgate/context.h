@@ -17,11 +17,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "wasmgate/api.h"
+#include "wasmgate/id_table.h"
 
 namespace wasmgate {
 
@@ -86,16 +86,14 @@ class ContextBase {
 
   // Callouts; responses run `callback` with this context as the effective context.
   // Headers must include :method, :path and :authority. timeout_ms 0 = host default.
-  WasmResult httpCall(std::string_view cluster, const HeaderViews& headers,
-                      std::string_view body, uint32_t timeout_ms, HttpCallCallback callback,
+  WasmResult httpCall(std::string_view cluster, const HeaderViews& headers, std::string_view body,
+                      uint32_t timeout_ms, HttpCallCallback callback,
                       const HeaderViews& trailers = {}, uint32_t* token = nullptr);
-  WasmResult grpcCall(std::string_view cluster, std::string_view service,
-                      std::string_view method, const HeaderViews& metadata,
-                      std::string_view message, uint32_t timeout_ms, GrpcCallCallback callback,
-                      uint32_t* token = nullptr);
-  WasmResult grpcStream(std::string_view cluster, std::string_view service,
-                        std::string_view method, const HeaderViews& metadata,
-                        GrpcStreamHandlers handlers, uint32_t* token);
+  WasmResult grpcCall(std::string_view cluster, std::string_view service, std::string_view method,
+                      const HeaderViews& metadata, std::string_view message, uint32_t timeout_ms,
+                      GrpcCallCallback callback, uint32_t* token = nullptr);
+  WasmResult grpcStream(std::string_view cluster, std::string_view service, std::string_view method,
+                        const HeaderViews& metadata, GrpcStreamHandlers handlers, uint32_t* token);
 
   // For the SDK's dispatcher (no RTTI needed).
   virtual RootContext* asRoot() { return nullptr; }
@@ -113,14 +111,13 @@ using RootFactory = std::unique_ptr<RootContext> (*)(uint32_t id, std::string_vi
 using StreamFactory = std::unique_ptr<ContextBase> (*)(uint32_t id, RootContext* root);
 
 // Every live context of this VM, by id.
-inline std::unordered_map<uint32_t, std::unique_ptr<ContextBase>>& contexts() {
-  static std::unordered_map<uint32_t, std::unique_ptr<ContextBase>> all;
+inline IdTable<ContextBase>& contexts() {
+  static IdTable<ContextBase> all;
   return all;
 }
 
 inline ContextBase* findContext(uint32_t id) {
-  auto it = contexts().find(id);
-  return it == contexts().end() ? nullptr : it->second.get();
+  return contexts().find(id);
 }
 
 struct Dispatcher;
@@ -351,9 +348,9 @@ inline WasmResult ContextBase::httpCall(std::string_view cluster, const HeaderVi
   const std::string h = serializePairs(headers);
   const std::string t = serializePairs(trailers);
   uint32_t tok = 0;
-  const WasmResult r = proxy_http_call(cluster.data(), cluster.size(), h.data(), h.size(),
-                                       body.data(), body.size(), t.data(), t.size(), timeout_ms,
-                                       &tok);
+  const WasmResult r =
+      proxy_http_call(cluster.data(), cluster.size(), h.data(), h.size(), body.data(), body.size(),
+                      t.data(), t.size(), timeout_ms, &tok);
   if (r != WasmResult::Ok) return r;
   RootContext::Callout c;
   c.kind = RootContext::CalloutKind::Http;
@@ -426,7 +423,8 @@ inline void RootContext::onHttpCallResponse(uint32_t token, uint32_t headers, si
   response.failed = headers == 0 && body_size == 0 && trailers == 0;
   if (headers != 0) response.headers = getHeaderMapPairs(HeaderMapType::HttpCallResponseHeaders);
   if (body_size != 0) {
-    auto body = getBufferBytes(BufferType::HttpCallResponseBody, 0, static_cast<uint32_t>(body_size));
+    auto body =
+        getBufferBytes(BufferType::HttpCallResponseBody, 0, static_cast<uint32_t>(body_size));
     if (body) response.body = std::move(*body);
   }
   if (trailers != 0) {

@@ -173,7 +173,8 @@ struct Dispatcher {
   static void applyQueuedContextChanges() {
     ContextQueue& queue = contextQueue();
     if (queue.count == 0) return;
-    const uint32_t n = queue.count < ContextQueue::kCapacity ? queue.count : ContextQueue::kCapacity;
+    const uint32_t n =
+        queue.count < ContextQueue::kCapacity ? queue.count : ContextQueue::kCapacity;
     for (uint32_t i = 0; i < n; ++i) {
       const ContextQueue::Change change = queue.changes[i];
       if (change.parent_context_id != 0) {
@@ -186,11 +187,10 @@ struct Dispatcher {
   }
 
   static void deleteContext(uint32_t id) {
-    auto& all = contexts();
-    auto it = all.find(id);
-    if (it == all.end()) return;
-    it->second->onDelete();
-    all.erase(id);  // onDelete may have changed the map; look the id up again
+    ContextBase* context = findContext(id);
+    if (context == nullptr) return;
+    context->onDelete();
+    contexts().take(id).reset();  // onDelete may have changed the table; look the id up again
   }
 
   static void createContext(uint32_t id, uint32_t parent_id) {
@@ -201,7 +201,7 @@ struct Dispatcher {
     ContextBase* parent = findContext(parent_id);
     RootContext* root = parent != nullptr ? parent->asRoot() : nullptr;
     if (root == nullptr || root->stream_factory_ == nullptr) return;  // callbacks pass through
-    contexts()[id] = root->stream_factory_(id, root);
+    contexts().insert(id, root->stream_factory_(id, root));
   }
 
   static void createRoot(uint32_t id) {
@@ -222,7 +222,7 @@ struct Dispatcher {
       root = reg->make_root(id, root_id.view());
       root->stream_factory_ = reg->make_stream;
     }
-    contexts()[id] = std::move(root);
+    contexts().insert(id, std::move(root));
   }
 
   static RootContext* root(uint32_t id) {
