@@ -388,7 +388,7 @@ Status PluginVm::start() {
   WASMGATE_RETURN_IF_ERROR(entry);
   WASMGATE_RETURN_IF_ERROR(readSdkStreamCallbacks());
   rootContextId_ = nextContextId_++;
-  contexts_[rootContextId_] = Context{rootContextId_, 0, nullptr};
+  addContext(Context{rootContextId_, 0, nullptr});
   WASMGATE_RETURN_IF_ERROR(
       invoke(Callback::kOnContextCreate, rootContextId_, {rootContextId_, 0}, 0).status());
   Result<uint64_t> started = invoke(Callback::kOnVmStart, rootContextId_,
@@ -450,10 +450,24 @@ Status PluginVm::deleteContext(uint32_t id) {
   return status;
 }
 
+void PluginVm::addContext(Context context) {
+  if (spareContextNode_.empty()) {
+    contexts_.emplace(context.id, context);
+    return;
+  }
+  spareContextNode_.key() = context.id;
+  spareContextNode_.mapped() = context;
+  contexts_.insert(std::move(spareContextNode_));
+  spareContextNode_ = {};
+}
+
 void PluginVm::eraseContext(uint32_t id) {
   if (effectiveContext_ != nullptr && effectiveContext_->id == id) effectiveContext_ = nullptr;
   if (lastFound_ != nullptr && lastFound_->id == id) lastFound_ = nullptr;
-  contexts_.erase(id);
+  // The node is kept for the next stream: a context per request then costs no allocation.
+  if (auto node = contexts_.extract(id); !node.empty() && spareContextNode_.empty()) {
+    spareContextNode_ = std::move(node);
+  }
 }
 
 uint64_t PluginVm::liveStreams() const {
@@ -563,7 +577,7 @@ Result<uint32_t> PluginVm::createStream(StreamHost& stream) {
   if (failed()) return failure_;
   if (rootContextId_ == 0) return errorStatus(StatusCode::kUnavailable, "plugin not started");
   uint32_t id = nextContextId_++;
-  contexts_[id] = Context{id, rootContextId_, &stream};
+  addContext(Context{id, rootContextId_, &stream});
   if (queueContextChange(id, rootContextId_)) return id;
   Result<uint64_t> created = invoke(Callback::kOnContextCreate, id, {id, rootContextId_}, 0);
   if (!created.isOk()) return created.status();

@@ -268,6 +268,7 @@ class PluginVm {
   // both are restored afterwards.
   Status callInFrame(runtime::FunctionHandle handle, std::span<const uint64_t> args,
                      uint32_t context, Frame& frame, uint64_t* result);
+  void addContext(Context context);  // `context.id` must be new
   void eraseContext(uint32_t id);
   Result<uint32_t> streamCallback(Callback cb, uint32_t context,
                                   std::initializer_list<uint64_t> args);
@@ -292,7 +293,8 @@ class PluginVm {
   uint32_t contextQueue_ = 0;
   uint32_t contextQueueCapacity_ = 0;
   bool queueStreamDeletes_ = false;
-  std::unordered_map<uint32_t, Context> contexts_;  // node-based: pointers to values stay valid
+  std::unordered_map<uint32_t, Context> contexts_;   // node-based: pointers to values stay valid
+  decltype(contexts_)::node_type spareContextNode_;  // an erased entry's, for the next one
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;
   uint32_t effectiveContextId_ = 0;
