@@ -83,8 +83,10 @@ size_t HttpStream::slotIndex(Dir dir, size_t position) const {
 
 bool HttpStream::passesThrough(size_t index, abi::Callback callback) const {
   const Slot& slot = slots_[index];
-  return slot.vm != nullptr && slot.vmGeneration == slot.plugin.generation() &&
-         !slot.vm->callsStreamCallback(callback);
+  // The context's VM must be the plugin's live one: a failed VM is gone (or going) before its
+  // replacement bumps the generation.
+  return slot.vm != nullptr && slot.vm == slot.plugin.vm() &&
+         slot.vmGeneration == slot.plugin.generation() && !slot.vm->callsStreamCallback(callback);
 }
 
 template <typename R, typename F>

@@ -134,6 +134,12 @@ class V8Instance final : public WasmInstance {
 
   ~V8Instance() override {
     watchdog_.removeSlot(watchSlot_);
+    const bool heapLivesOn = heap_.use_count() > 1;
+    // The batch (which collects as it ends, once for all instances that went) must take the lock
+    // before this destructor does: V8 unlocks when the outermost Locker of a thread goes, and
+    // the batch's is to outlive this one.
+    const bool batched = heapLivesOn && CallBatch::isOpen();
+    if (batched) holdInBatch();
     {
       v8::Locker locker(isolate_);
       v8::Isolate::Scope entered(isolate_);
@@ -141,14 +147,10 @@ class V8Instance final : public WasmInstance {
       memory_.Reset();
       exports_.Reset();
       context_.Reset();
-      if (heap_.use_count() > 1) {  // the isolate lives on: collect what this instance leaves
+      if (heapLivesOn) {  // the isolate lives on: collect what this instance leaves
         isolate_->ContextDisposedNotification();
         heap_->noteGarbage();
-        if (CallBatch::isOpen()) {
-          holdInBatch();  // the batch collects as it ends, once for all instances that went
-        } else {
-          heap_->collectGarbage();
-        }
+        if (!batched) heap_->collectGarbage();
       }
     }
     heap_.reset();  // the last instance of a heap of its own disposes the isolate
@@ -387,7 +389,9 @@ Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint6
   if (CallBatch::isOpen()) {
     holdInBatch();
     // The batch holds the lock; if no other isolate was entered since, this one still is.
-    if (v8::Isolate::TryGetCurrent() == isolate_) return callEntered(fn, type, args, result);
+    if (v8::Isolate::TryGetCurrent() == isolate_ && v8::Locker::IsLocked(isolate_)) {
+      return callEntered(fn, type, args, result);
+    }
   }
   v8::Locker locker(isolate_);
   v8::Isolate::Scope isolateScope(isolate_);
