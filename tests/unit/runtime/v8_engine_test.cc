@@ -133,7 +133,7 @@ TEST_F(V8EngineTest, TrapsBecomeStatuses) {
 }
 
 TEST_F(V8EngineTest, DeadlineStopsAnEndlessLoop) {
-  auto vm = instantiate({}, InstanceOptions{50ms});
+  auto vm = instantiate({}, InstanceOptions{50ms, nullptr});
   ASSERT_TRUE(vm);
   auto start = std::chrono::steady_clock::now();
   auto spun = callExport(*vm, "spin", kVoid, {});
@@ -263,7 +263,7 @@ TEST_F(V8EngineTest, InstanceDestroyedInsideTheBatchHoldingItLeavesTheOthersWork
 }
 
 TEST_F(V8EngineTest, DeadlineFiresInsideABatch) {
-  auto vm = instantiate({}, InstanceOptions{50ms});
+  auto vm = instantiate({}, InstanceOptions{50ms, nullptr});
   ASSERT_TRUE(vm);
   CallBatch batch;
   EXPECT_EQ(*callExport(*vm, "add", kI32x2ToI32, {1, 1}), 2u);
@@ -290,6 +290,35 @@ TEST_F(V8EngineTest, InstancesOfOneGroupAreSeparateSandboxes) {
   EXPECT_EQ(callExport(*second, "spin", kVoid, {}).status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(*callExport(*first, "add", kI32x2ToI32, {3, 4}), 7u);
   EXPECT_EQ(*callExport(*second, "via_host", {{ValType::kI32}, {ValType::kI32}}, {1}), 101u);
+}
+
+// An instance destroyed in a batch that did not hold its group yet makes the batch take the
+// isolate; the isolate must stay locked by the batch after the destructor, or another thread
+// could run a guest in it while this thread's batch believes it holds it.
+TEST_F(V8EngineTest, BatchTakingAGroupFromADestructorKeepsItLocked) {
+  auto group = engine_->newGroup();
+  auto first = instantiate({}, InstanceOptions{{}, group});
+  auto second = instantiate({}, InstanceOptions{{}, group});
+  ASSERT_TRUE(first && second);
+  std::atomic<bool> batchOpen{false}, otherCalled{false};
+  std::optional<CallBatch> batch;
+  batch.emplace();
+  first.reset();  // the batch's first hold of the group comes from this destructor
+  EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {1, 1}), 2u);
+  std::thread other([&] {
+    auto r = callExport(*second, "add", kI32x2ToI32, {20, 22});
+    EXPECT_FALSE(batchOpen.load()) << "ran while the batch still held the group";
+    EXPECT_EQ(*r, 42u);
+    otherCalled = true;
+  });
+  batchOpen = true;
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(otherCalled.load());
+  EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {2, 2}), 4u);
+  batchOpen = false;
+  batch.reset();
+  other.join();
+  EXPECT_TRUE(otherCalled.load());
 }
 
 TEST_F(V8EngineTest, GroupOutlivesAnyOneInstanceAndServesAnotherThreadAfterABatch) {
