@@ -66,9 +66,17 @@ Headers* writableMap(PluginVm& vm, uint32_t type) {
 
 // ---- Buffers. ----
 
+// The stream's data with buffer `type` in it (see StreamHost::prepareBuffer).
+StreamData* streamBuffers(PluginVm& vm, uint32_t type) {
+  PluginVm::Context* c = vm.effectiveContext();
+  if (!c || !c->stream) return nullptr;
+  c->stream->prepareBuffer(static_cast<BufferType>(type));
+  return &c->stream->data();
+}
+
 std::optional<std::string_view> readableBuffer(PluginVm& vm, uint32_t type) {
   const PluginVm::Frame& f = vm.frame();
-  StreamData* d = streamData(vm);
+  StreamData* d = streamBuffers(vm, type);
   switch (static_cast<BufferType>(type)) {
     case BufferType::kRequestBody:
       return d ? std::optional(std::string_view(d->requestBody)) : std::nullopt;
@@ -99,7 +107,7 @@ std::optional<std::string_view> readableBuffer(PluginVm& vm, uint32_t type) {
 }
 
 std::string* writableBuffer(PluginVm& vm, uint32_t type) {
-  StreamData* d = streamData(vm);
+  StreamData* d = streamBuffers(vm, type);
   if (!d) return nullptr;
   switch (static_cast<BufferType>(type)) {
     case BufferType::kRequestBody:

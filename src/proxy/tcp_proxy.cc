@@ -39,6 +39,10 @@ struct TcpProxySession::Slot final : abi::StreamHost {
   std::optional<std::string> property(std::span<const std::string_view> path) override {
     return session.property(path);
   }
+  void prepareBuffer(abi::BufferType type) override {
+    if (type == abi::BufferType::kDownstreamData) session.exposeUnread(Side::kDownstream);
+    if (type == abi::BufferType::kUpstreamData) session.exposeUnread(Side::kUpstream);
+  }
 
   TcpProxySession& session;
   size_t index;
@@ -193,21 +197,33 @@ void TcpProxySession::readFrom(Side side) {
     applyBackPressure();
     return;
   }
-  std::string chunk = takeBytes(in, n);
   bool eos = d.eofSeen && !d.eofDelivered;
   if (n == 0 && !eos) return;
   if (eos) d.eofDelivered = true;
   if (d.stoppedAt) {
     size_t pos = *d.stoppedAt;
-    d.held.append(chunk);
-    chunk = std::move(d.held);
+    d.held.append(takeBytes(in, n));
+    std::string chunk = std::move(d.held);
     d.held.clear();
     d.stoppedAt.reset();
     run(side, pos, std::move(chunk), eos);
   } else {
-    run(side, 0, std::move(chunk), eos);
+    runUnread(side, in, n, eos);
   }
   applyBackPressure();
+}
+
+void TcpProxySession::runUnread(Side side, evbuffer* in, size_t bytes, bool endOfStream) {
+  unread_ = Unread{side, in, bytes};
+  run(side, 0, std::string(), endOfStream);
+  unread_.reset();
+}
+
+void TcpProxySession::exposeUnread(Side side) {
+  if (!unread_ || unread_->side != side) return;
+  std::string& exposed = side == Side::kDownstream ? data_.downstreamData : data_.upstreamData;
+  exposed = takeBytes(unread_->in, unread_->bytes);
+  unread_.reset();
 }
 
 // Runs `chunk` through the plugins from chain position `from`; client-to-upstream bytes visit
@@ -226,9 +242,11 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
       continue;
     }
     exposed = std::move(chunk);
+    if (config.logOnly) exposeUnread(side);  // compared after the callback
     std::string before = config.logOnly ? exposed : std::string();
     inChain_ = true;
-    auto size = static_cast<uint32_t>(exposed.size());
+    const bool unread = unread_ && unread_->side == side;
+    auto size = static_cast<uint32_t>(unread ? unread_->bytes : exposed.size());
     auto started = std::chrono::steady_clock::now();
     auto r = side == Side::kDownstream ? vm->onDownstreamData(slot.context, size, endOfStream)
                                        : vm->onUpstreamData(slot.context, size, endOfStream);
@@ -256,6 +274,11 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
       return;
     }
     if (*r == abi::FilterStatus::kStop) {
+      if (unread_ && unread_->side == side) {
+        exposeUnread(side);
+        chunk = std::move(exposed);
+        exposed.clear();
+      }
       d.stoppedAt = pos;
       d.held = std::move(chunk);
       if (endOfStream) d.eofDelivered = false;  // deliver the end again when resumed
@@ -263,7 +286,17 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
       return;
     }
   }
-  if (!closed_) forward(side, std::move(chunk), endOfStream);
+  if (closed_) return;
+  if (unread_ && unread_->side == side) {
+    // No plugin asked for the bytes: they move across as the no-plugin path moves them.
+    d.bytes += unread_->bytes;
+    evbuffer_remove_buffer(unread_->in, d.to->output(), unread_->bytes);
+    unread_.reset();
+    d.to->flush();
+    if (endOfStream) maybeShutdown(side);
+    return;
+  }
+  forward(side, std::move(chunk), endOfStream);
 }
 
 void TcpProxySession::forward(Side side, std::string chunk, bool endOfStream) {

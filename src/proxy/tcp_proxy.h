@@ -33,6 +33,8 @@ class TcpProxySession final : public Deletable {
   // From a plugin's StreamHost.
   void resume(size_t slot, Side side);
   void closeFromPlugin(Side side);
+  // From a plugin's StreamHost: a hostcall wants the bytes of `side` in data().
+  void exposeUnread(Side side);
   std::optional<std::string> property(std::span<const std::string_view> path);
   abi::StreamData& data() { return data_; }
 
@@ -64,6 +66,9 @@ class TcpProxySession final : public Deletable {
   bool failSlot(Slot& slot, const Status& why);
   void readFrom(Side side);
   void run(Side side, size_t from, std::string chunk, bool endOfStream);
+  // run() of the first `bytes` bytes of `in` without copying them out first: they move into
+  // data() only if a plugin's hostcall asks for them, and otherwise go out as they came.
+  void runUnread(Side side, evbuffer* in, size_t bytes, bool endOfStream);
   void forward(Side side, std::string chunk, bool endOfStream);
   void maybeShutdown(Side side);
   void applyBackPressure();
@@ -88,6 +93,13 @@ class TcpProxySession final : public Deletable {
   bool inChain_ = false;
   bool closeRequested_ = false;
   bool closed_ = false;
+  // The chunk run() is showing the plugins while it is still in its socket's input (runUnread).
+  struct Unread {
+    Side side;
+    evbuffer* in;
+    size_t bytes;
+  };
+  std::optional<Unread> unread_;
   Timer idle_;
 };
 

@@ -284,7 +284,7 @@ class TcpProxyTest(unittest.TestCase):
         cls.no_read = Upstream("no_read")
         cls.refused_port = free_port()  # nothing listens there
         names = ["plain", "bytes", "limit", "deny", "tail", "greet", "slow", "no_read", "refused",
-                 "trap_close", "trap_open", "rebuild_close", "close_connect"]
+                 "trap_close", "trap_open", "rebuild_close", "close_connect", "marked"]
         cls.port = {name: free_port() for name in names}
         cluster_of = {"tail": "tail", "greet": "greet", "no_read": "no_read", "refused": "refused"}
         # The no_read upstream never takes the bytes, so the client's FIN waits behind them; the
@@ -305,11 +305,12 @@ class TcpProxyTest(unittest.TestCase):
         plugins = os.path.abspath(PLUGINS)
         trap = os.path.join(os.path.abspath(FIXTURES), "trap_network.wasm")
         close_on_connect = os.path.join(os.path.abspath(FIXTURES), "close_on_connect.wasm")
+        mark = os.path.join(os.path.abspath(FIXTURES), "mark_first_byte.wasm")
         config += """plugins:
   - name: tcp-bytes
     url: file://{plugins}/tcp_bytes.wasm
     type: NETWORK
-    match: [{{ports: [{bytes}]}}]
+    match: [{{ports: [{bytes}, {marked}]}}]
   - name: tcp-limit
     url: file://{plugins}/tcp_bytes.wasm
     pluginName: tcp_bytes
@@ -340,7 +341,12 @@ class TcpProxyTest(unittest.TestCase):
     url: file://{close_on_connect}
     type: NETWORK
     match: [{{ports: [{close_connect}]}}]
-""".format(plugins=plugins, trap=trap, close_on_connect=close_on_connect,
+  - name: mark-first-byte
+    url: file://{mark}
+    type: NETWORK
+    match: [{{ports: [{marked}]}}]
+""".format(plugins=plugins, trap=trap, close_on_connect=close_on_connect, mark=mark,
+           marked=ports("marked"),
            rebuild_close=ports("rebuild_close"), close_connect=ports("close_connect"), bytes=ports("bytes"), limit=ports("limit"),
            deny=ports("deny", "tail", "greet", "slow", "no_read", "refused"),
            trap_close=ports("trap_close"), trap_open=ports("trap_open"))
@@ -406,6 +412,22 @@ class TcpProxyTest(unittest.TestCase):
         self.assertEqual(after["tcp_upstream_bytes_total"] - before["tcp_upstream_bytes_total"], 10 * MiB)
         self.assertEqual(after["tcp_connections_total"] - before["tcp_connections_total"], 1)
         self.assertEqual(after["tcp_connections_over_limit_total"], before["tcp_connections_over_limit_total"])
+
+    # tcp-bytes only counts, so the chunk it is shown stays in the socket's buffer; the plugin
+    # after it rewrites the first byte without reading, which must bring the bytes out first.
+    def test_a_plugin_rewriting_bytes_after_one_that_only_counts(self):
+        before = self.custom("tcp_downstream_bytes_total", "tcp-bytes")
+        with socket.create_connection(("127.0.0.1", self.port["marked"]), timeout=10) as sock:
+            sock.sendall(b"hello")
+            received = b""
+            while len(received) < 5:
+                chunk = sock.recv(100)
+                if not chunk:
+                    break
+                received += chunk
+        self.assertEqual(received, b"#ello")
+        self.wait_for(lambda: self.custom("tcp_downstream_bytes_total", "tcp-bytes") - before == 5,
+                      10, "tcp-bytes counted the 5 bytes")
 
     # Network plugin callbacks are counted and timed like HTTP ones (the time once stayed 0).
     def test_network_plugin_callback_time_is_counted(self):
