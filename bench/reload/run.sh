@@ -72,8 +72,9 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )"
 
-# bootstrap VERSION: add_header (a response header carrying VERSION) and deny (/blocked only) in
-# front of a direct response; written to a temporary file, then renamed over bootstrap.yaml.
+# bootstrap VERSION [FILE]: add_header (a response header carrying VERSION) and deny (/blocked
+# only) in front of a direct response; written to a temporary file, then renamed over FILE
+# (bootstrap.yaml).
 bootstrap() {
   cat >"$tmp/.bootstrap.yaml" <<EOF
 admin: { address: 127.0.0.1:$admin_port }
@@ -96,7 +97,7 @@ plugins:
     phase: AUTHZ
     pluginConfig: { path_prefixes: [/blocked], status: 403 }
 EOF
-  mv "$tmp/.bootstrap.yaml" "$tmp/bootstrap.yaml"
+  mv "$tmp/.bootstrap.yaml" "${2:-$tmp/bootstrap.yaml}"
 }
 
 bootstrap v0
@@ -139,17 +140,33 @@ measure() {
 
 # The reloader: every INTERVAL a new version in the bootstrap, then POST /reload; one line per
 # reload ("<http status> <seconds> <version>") in reloads.log. It stops when stop_reloads appears.
+# One Python process does it all: a loop of date, curl and awk processes would itself disturb
+# the latency being measured (a fork and exec per step on a machine that wrk keeps busy).
 reloader() {
-  local n=$1 t0 t1 status
-  while [[ ! -e $tmp/stop_reloads ]]; do
-    n=$((n + 1))
-    bootstrap "v$n"
-    t0=$(date +%s.%N)
-    status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "http://127.0.0.1:$admin_port/reload" || echo 000)
-    t1=$(date +%s.%N)
-    echo "$status $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }') v$n" >>"$tmp/reloads.log"
-    sleep "$interval"
-  done
+  bootstrap "@VERSION@" "$tmp/bootstrap.template"
+  python3 - "$tmp" "$admin_port" "$interval" "$1" <<'PY'
+import http.client, os, sys, time
+tmp, port, interval, n = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+template = open(os.path.join(tmp, "bootstrap.template")).read()
+with open(os.path.join(tmp, "reloads.log"), "a") as log:
+    while not os.path.exists(os.path.join(tmp, "stop_reloads")):
+        n += 1
+        staged = os.path.join(tmp, ".bootstrap.yaml")
+        with open(staged, "w") as f:
+            f.write(template.replace("@VERSION@", "v%d" % n))
+        os.rename(staged, os.path.join(tmp, "bootstrap.yaml"))
+        t0 = time.monotonic()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/reload")
+            status = conn.getresponse().status
+            conn.close()
+        except OSError:
+            status = 0
+        log.write("%03d %.4f v%d\n" % (status, time.monotonic() - t0, n))
+        log.flush()
+        time.sleep(interval)
+PY
 }
 
 echo "== warm-up: wrk -t$threads -c$conns -d${warmup}s"
