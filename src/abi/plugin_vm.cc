@@ -258,12 +258,10 @@ Status PluginVm::callInFrame(runtime::FunctionHandle handle, std::span<const uin
                              uint32_t context, Frame& frame, uint64_t* result) {
   Frame* savedFrame = std::exchange(frame_, &frame);
   uint32_t savedContext = std::exchange(effectiveContextId_, context);
-  effectiveContext_ = nullptr;
   ++depth_;
   Status status = instance_->call(handle, args, result);
   --depth_;
   effectiveContextId_ = savedContext;
-  effectiveContext_ = nullptr;  // looked up again: the call may have deleted it
   frame_ = savedFrame;
   return status;
 }
@@ -326,11 +324,18 @@ Status PluginVm::runEntryPoints() {
   return started.status();
 }
 
+Result<std::optional<uint32_t>> PluginVm::callSdkExport(std::string_view name) {
+  static const runtime::FuncType kType{{}, {runtime::ValType::kI32}};
+  if (!instance_->function(name, kType)) return std::optional<uint32_t>();
+  Result<uint64_t> value = callExport(name, kType, {}, 0, Frame());
+  if (!value.isOk()) return value.status();
+  return std::optional(static_cast<uint32_t>(*value));
+}
+
 Status PluginVm::readSdkStreamCallbacks() {
-  static const runtime::FuncType kMaskType{{}, {runtime::ValType::kI32}};
-  if (!instance_->function(kSdkStreamCallbacksExport, kMaskType)) return Status::ok();
-  Result<uint64_t> mask = callExport(kSdkStreamCallbacksExport, kMaskType, {}, 0, Frame());
+  Result<std::optional<uint32_t>> mask = callSdkExport(kSdkStreamCallbacksExport);
   if (!mask.isOk()) return mask.status();
+  if (!*mask) return Status::ok();
   const std::pair<Callback, StreamCallbackBit> bits[] = {
       {Callback::kOnRequestHeaders, kStreamRequestHeaders},
       {Callback::kOnRequestBody, kStreamRequestBody},
@@ -346,19 +351,18 @@ Status PluginVm::readSdkStreamCallbacks() {
       {Callback::kOnDownstreamConnectionClose, kStreamDownstreamClose},
       {Callback::kOnUpstreamConnectionClose, kStreamUpstreamClose},
   };
-  for (auto [cb, bit] : bits) callForStreams_[static_cast<size_t>(cb)] = (*mask & bit) != 0;
-  queueStreamDeletes_ = (*mask & kStreamDelete) == 0;
-  return readSdkContextQueue();
+  for (auto [cb, bit] : bits) callForStreams_[static_cast<size_t>(cb)] = (**mask & bit) != 0;
+  queueStreamDeletes_ = (**mask & kStreamDelete) == 0;
+  return Status::ok();
 }
 
 Status PluginVm::readSdkContextQueue() {
-  static const runtime::FuncType kQueueType{{}, {runtime::ValType::kI32}};
   // More than this is no faster, and a larger claim is more likely a corrupt one.
   constexpr uint32_t kMaxCapacity = 4096;
-  if (!instance_->function(kSdkContextQueueExport, kQueueType)) return Status::ok();
-  Result<uint64_t> address = callExport(kSdkContextQueueExport, kQueueType, {}, 0, Frame());
+  Result<std::optional<uint32_t>> address = callSdkExport(kSdkContextQueueExport);
   if (!address.isOk()) return address.status();
-  const auto base = static_cast<uint32_t>(*address);
+  if (!*address) return Status::ok();
+  const uint32_t base = **address;
   std::optional<uint32_t> capacity = instance_->readU32(base + 4);
   // The whole queue must lie in memory; memory only grows, so it stays there. Every later write
   // is bounds-checked all the same.
@@ -387,6 +391,7 @@ Status PluginVm::start() {
   inStartup_ = false;
   WASMGATE_RETURN_IF_ERROR(entry);
   WASMGATE_RETURN_IF_ERROR(readSdkStreamCallbacks());
+  WASMGATE_RETURN_IF_ERROR(readSdkContextQueue());
   rootContextId_ = nextContextId_++;
   addContext(Context{rootContextId_, 0, nullptr});
   WASMGATE_RETURN_IF_ERROR(
@@ -462,7 +467,6 @@ void PluginVm::addContext(Context context) {
 }
 
 void PluginVm::eraseContext(uint32_t id) {
-  if (effectiveContext_ != nullptr && effectiveContext_->id == id) effectiveContext_ = nullptr;
   if (lastFound_ != nullptr && lastFound_->id == id) lastFound_ = nullptr;
   // The node is kept for the next stream: a context per request then costs no allocation.
   if (auto node = contexts_.extract(id); !node.empty() && spareContextNode_.empty()) {
@@ -484,15 +488,12 @@ PluginVm::Context* PluginVm::findContext(uint32_t id) {
 }
 
 PluginVm::Context* PluginVm::effectiveContext() {
-  if (effectiveContext_ == nullptr) effectiveContext_ = findContext(effectiveContextId_);
-  return effectiveContext_;
+  return findContext(effectiveContextId_);
 }
 
 WasmResult PluginVm::setEffectiveContext(uint32_t id) {
-  Context* context = id == 0 ? nullptr : findContext(id);
-  if (context == nullptr) return WasmResult::kBadArgument;
+  if (id == 0 || !findContext(id)) return WasmResult::kBadArgument;
   effectiveContextId_ = id;
-  effectiveContext_ = context;
   return WasmResult::kOk;
 }
 

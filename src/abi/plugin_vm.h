@@ -274,6 +274,8 @@ class PluginVm {
                                   std::initializer_list<uint64_t> args);
   void runDeferred();
   Status deleteContext(uint32_t id);
+  // Calls one of the SDK's `() -> i32` exports; nullopt when the module does not have it.
+  Result<std::optional<uint32_t>> callSdkExport(std::string_view name);
   Status readSdkStreamCallbacks();
   Status readSdkContextQueue();
   // Writes a change into the SDK's context queue; false when there is none, it is full, or a
@@ -298,9 +300,8 @@ class PluginVm {
   uint32_t nextContextId_ = 1;
   uint32_t rootContextId_ = 0;
   uint32_t effectiveContextId_ = 0;
-  Context* effectiveContext_ = nullptr;  // effectiveContextId_'s, once looked up
-  Context* lastFound_ = nullptr;         // what findContext found last
-  Frame idleFrame_;                      // what frame() shows when no callback runs
+  Context* lastFound_ = nullptr;  // what findContext found last
+  Frame idleFrame_;               // what frame() shows when no callback runs
   Frame* frame_ = &idleFrame_;
   int depth_ = 0;
   bool inStartup_ = false;
