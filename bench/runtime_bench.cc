@@ -53,20 +53,37 @@ std::unique_ptr<runtime::WasmInstance> instantiate(
 const FuncType kI32ToI32{{ValType::kI32}, {ValType::kI32}};
 
 // One WasmInstance::call of (i32) -> i32 identity. Arg: the call deadline in ms (0: no watchdog).
+// An instance with the call deadline state.range(0) and its identity export, called until V8
+// has tiered it up.
+struct WarmIdentity {
+  std::unique_ptr<runtime::WasmInstance> instance;
+  runtime::FunctionHandle fn = 0;
+
+  bool start(benchmark::State& state) {
+    instance = instantiate(state, state.range(0));
+    if (!instance) return false;
+    auto found = instance->function("identity", kI32ToI32);
+    if (!found) {
+      state.SkipWithError("no export identity");
+      return false;
+    }
+    fn = *found;
+    uint64_t arg = 0, result = 0;
+    for (int i = 0; i < 20000; ++i) (void)instance->call(fn, std::span(&arg, 1), &result);
+    return true;
+  }
+};
+
 void BM_RuntimeCall(benchmark::State& state) {
-  auto instance = instantiate(state, state.range(0));
-  if (!instance) return;
-  auto fn = instance->function("identity", kI32ToI32);
-  if (!fn) return state.SkipWithError("no export identity");
+  WarmIdentity warm;
+  if (!warm.start(state)) return;
   uint64_t arg = 0, result = 0;
-  for (int i = 0; i < 20000; ++i)
-    (void)instance->call(*fn, std::span(&arg, 1), &result);  // tier-up
   // batched:1 calls as an event loop turn does, inside a CallBatch: the lock is taken once.
   std::optional<runtime::CallBatch> batch;
   if (state.range(1) != 0) batch.emplace();
   for (auto _ : state) {
     ++arg;
-    Status status = instance->call(*fn, std::span(&arg, 1), &result);
+    Status status = warm.instance->call(warm.fn, std::span(&arg, 1), &result);
     if (!status.isOk() || result != (arg & 0xffffffffu)) return state.SkipWithError("bad call");
     benchmark::DoNotOptimize(result);
   }
@@ -80,17 +97,13 @@ BENCHMARK(BM_RuntimeCall)
 
 // The same call in a batch with cold caches (timeWithColdCaches), `per_sweep` calls at a time.
 void BM_RuntimeCallColdCache(benchmark::State& state) {
-  auto instance = instantiate(state, state.range(0));
-  if (!instance) return;
-  auto fn = instance->function("identity", kI32ToI32);
-  if (!fn) return state.SkipWithError("no export identity");
+  WarmIdentity warm;
+  if (!warm.start(state)) return;
   uint64_t arg = 0, result = 0;
-  for (int i = 0; i < 20000; ++i)
-    (void)instance->call(*fn, std::span(&arg, 1), &result);  // tier-up
   runtime::CallBatch batch;
   timeWithColdCaches(state, [&] {
     ++arg;
-    Status status = instance->call(*fn, std::span(&arg, 1), &result);
+    Status status = warm.instance->call(warm.fn, std::span(&arg, 1), &result);
     if (!status.isOk() || result != (arg & 0xffffffffu)) state.SkipWithError("bad call");
     return status.isOk();
   });
