@@ -6,32 +6,17 @@ shared queues, shared-data CAS, metrics with tags, properties, bodies and traile
 Usage: test_probe_plugin.py --wasmgate PATH --plugin sdk_probe.wasm [unittest arguments]
 """
 
-import argparse
-import json
-import os
-import subprocess
-import sys
 import unittest
+
+from plugin_report import parse_paths, probes, run_plugin
 
 WASMGATE = None
 PLUGIN = None
 
 
 def run(*args, config='{"name": "probe"}'):
-    cmd = [WASMGATE, "run-plugin", PLUGIN, "--json", "--root-id", "sdk_probe",
-           "--config", config, "--log-level", "info"] + list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        raise AssertionError("run-plugin exited %d: %s" % (proc.returncode, proc.stderr.strip()))
-    report = json.loads(proc.stdout)
-    if report["trap"] is not None:
-        raise AssertionError("plugin trapped: %s" % report["trap"])
-    return report
-
-
-def probes(report):
-    return [e["message"][len("probe: "):] for e in report["logs"]
-            if e["message"].startswith("probe: ")]
+    return run_plugin(WASMGATE, PLUGIN, "sdk_probe", "--config", config, "--log-level", "info",
+                      *args)
 
 
 class StartupTest(unittest.TestCase):
@@ -143,15 +128,8 @@ class RequestTest(unittest.TestCase):
 
 def main():
     global WASMGATE, PLUGIN
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wasmgate", required=True)
-    parser.add_argument("--plugin", required=True)
-    args, rest = parser.parse_known_args()
-    WASMGATE, PLUGIN = os.path.abspath(args.wasmgate), os.path.abspath(args.plugin)
-    for path in (WASMGATE, PLUGIN):
-        if not os.path.exists(path):
-            sys.exit("test_probe_plugin.py: %s does not exist (build first)" % path)
-    unittest.main(argv=[sys.argv[0]] + rest)
+    WASMGATE, PLUGIN, argv = parse_paths("test_probe_plugin.py", __doc__.splitlines()[0])
+    unittest.main(argv=argv)
 
 
 if __name__ == "__main__":
