@@ -220,7 +220,7 @@ void TcpProxySession::runUnread(Side side, evbuffer* in, size_t bytes, bool endO
 }
 
 void TcpProxySession::exposeUnread(Side side) {
-  if (!unread_ || unread_->side != side) return;
+  if (!unreadOn(side)) return;
   std::string& exposed = side == Side::kDownstream ? data_.downstreamData : data_.upstreamData;
   exposed = takeBytes(unread_->in, unread_->bytes);
   unread_.reset();
@@ -245,8 +245,7 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
     if (config.logOnly) exposeUnread(side);  // compared after the callback
     std::string before = config.logOnly ? exposed : std::string();
     inChain_ = true;
-    const bool unread = unread_ && unread_->side == side;
-    auto size = static_cast<uint32_t>(unread ? unread_->bytes : exposed.size());
+    auto size = static_cast<uint32_t>(unreadOn(side) ? unread_->bytes : exposed.size());
     auto started = std::chrono::steady_clock::now();
     auto r = side == Side::kDownstream ? vm->onDownstreamData(slot.context, size, endOfStream)
                                        : vm->onUpstreamData(slot.context, size, endOfStream);
@@ -274,7 +273,7 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
       return;
     }
     if (*r == abi::FilterStatus::kStop) {
-      if (unread_ && unread_->side == side) {
+      if (unreadOn(side)) {
         exposeUnread(side);
         chunk = std::move(exposed);
         exposed.clear();
@@ -287,7 +286,7 @@ void TcpProxySession::run(Side side, size_t from, std::string chunk, bool endOfS
     }
   }
   if (closed_) return;
-  if (unread_ && unread_->side == side) {
+  if (unreadOn(side)) {
     // No plugin asked for the bytes: they move across as the no-plugin path moves them.
     d.bytes += unread_->bytes;
     evbuffer_remove_buffer(unread_->in, d.to->output(), unread_->bytes);

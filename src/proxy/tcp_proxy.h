@@ -100,6 +100,7 @@ class TcpProxySession final : public Deletable {
     size_t bytes;
   };
   std::optional<Unread> unread_;
+  bool unreadOn(Side side) const { return unread_ && unread_->side == side; }
   Timer idle_;
 };
 
