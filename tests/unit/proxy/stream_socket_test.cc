@@ -82,6 +82,14 @@ Pair connectedPair() {
   return pair;
 }
 
+// A pair whose peer takes little into its receive buffer, so that the kernel soon refuses ours.
+Pair connectedPairWithSmallPeerBuffer() {
+  Pair pair = connectedPair();
+  int small = 64 * 1024;
+  setsockopt(pair.peer.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  return pair;
+}
+
 void sendAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -212,9 +220,7 @@ TEST(StreamSocketTest, ReadsAreBoundedPerWakeUpAndNothingIsLost) {
 
 TEST(StreamSocketTest, WritesWhatTheKernelRefusesWhenThePeerReads) {
   EventLoop loop;
-  Pair pair = connectedPair();
-  int small = 64 * 1024;
-  setsockopt(pair.peer.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  Pair pair = connectedPairWithSmallPeerBuffer();
   Recorder recorder;
   StreamSocket socket(loop, recorder, pair.ours.release());
   recorder.socket = &socket;
@@ -233,9 +239,7 @@ TEST(StreamSocketTest, WritesWhatTheKernelRefusesWhenThePeerReads) {
 
 TEST(StreamSocketTest, AHandedOverStringWaitsInPlaceUntilThePeerReads) {
   EventLoop loop;
-  Pair pair = connectedPair();
-  int small = 64 * 1024;
-  setsockopt(pair.peer.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  Pair pair = connectedPairWithSmallPeerBuffer();
   Recorder recorder;
   StreamSocket socket(loop, recorder, pair.ours.release());
   recorder.socket = &socket;
