@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <thread>
@@ -68,6 +69,26 @@ class V8EngineTest : public ::testing::Test {
     Status s = vm.call(*fn, args, &result);
     if (!s.isOk()) return s;
     return result;
+  }
+
+  // With `batch` open and holding `vm`'s isolate on this thread: a call from another thread waits
+  // until the batch ends, while this thread keeps calling (`meanwhile`). Closes the batch.
+  static void expectAnotherThreadWaitsForTheBatch(WasmInstance& vm, std::optional<CallBatch>& batch,
+                                                  const std::function<void()>& meanwhile = {}) {
+    std::atomic<bool> batchOpen{true}, otherCalled{false};
+    std::thread other([&] {
+      auto r = callExport(vm, "add", kI32x2ToI32, {20, 22});
+      EXPECT_FALSE(batchOpen.load()) << "ran while the batch still held the isolate";
+      EXPECT_EQ(*r, 42u);
+      otherCalled = true;
+    });
+    std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(otherCalled.load());
+    if (meanwhile) meanwhile();
+    batchOpen = false;
+    batch.reset();
+    other.join();
+    EXPECT_TRUE(otherCalled.load());
   }
 
   static WasmEngine* engine_;
@@ -227,23 +248,10 @@ TEST_F(V8EngineTest, CallBatchKeepsInstancesUsableInAndAfterTheBatch) {
 TEST_F(V8EngineTest, InstanceHeldByABatchWaitsForItBeforeServingAnotherThread) {
   auto vm = instantiate();
   ASSERT_TRUE(vm);
-  std::atomic<bool> batchOpen{false}, otherCalled{false};
   std::optional<CallBatch> batch;
   batch.emplace();
   ASSERT_EQ(*callExport(*vm, "add", kI32x2ToI32, {1, 1}), 2u);  // now held by this thread
-  std::thread other([&] {
-    auto r = callExport(*vm, "add", kI32x2ToI32, {20, 22});
-    EXPECT_FALSE(batchOpen.load()) << "ran while the batch still held the instance";
-    EXPECT_EQ(*r, 42u);
-    otherCalled = true;
-  });
-  batchOpen = true;
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(otherCalled.load());
-  batchOpen = false;
-  batch.reset();
-  other.join();
-  EXPECT_TRUE(otherCalled.load());
+  expectAnotherThreadWaitsForTheBatch(*vm, batch);
 }
 
 TEST_F(V8EngineTest, InstanceDestroyedInsideTheBatchHoldingItLeavesTheOthersWorking) {
@@ -300,25 +308,13 @@ TEST_F(V8EngineTest, BatchTakingAGroupFromADestructorKeepsItLocked) {
   auto first = instantiate({}, InstanceOptions{{}, group});
   auto second = instantiate({}, InstanceOptions{{}, group});
   ASSERT_TRUE(first && second);
-  std::atomic<bool> batchOpen{false}, otherCalled{false};
   std::optional<CallBatch> batch;
   batch.emplace();
   first.reset();  // the batch's first hold of the group comes from this destructor
   EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {1, 1}), 2u);
-  std::thread other([&] {
-    auto r = callExport(*second, "add", kI32x2ToI32, {20, 22});
-    EXPECT_FALSE(batchOpen.load()) << "ran while the batch still held the group";
-    EXPECT_EQ(*r, 42u);
-    otherCalled = true;
+  expectAnotherThreadWaitsForTheBatch(*second, batch, [&] {
+    EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {2, 2}), 4u);
   });
-  batchOpen = true;
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(otherCalled.load());
-  EXPECT_EQ(*callExport(*second, "add", kI32x2ToI32, {2, 2}), 4u);
-  batchOpen = false;
-  batch.reset();
-  other.join();
-  EXPECT_TRUE(otherCalled.load());
 }
 
 TEST_F(V8EngineTest, GroupOutlivesAnyOneInstanceAndServesAnotherThreadAfterABatch) {
