@@ -462,8 +462,7 @@ void PluginVm::addContext(Context context) {
   }
   spareContextNode_.key() = context.id;
   spareContextNode_.mapped() = context;
-  contexts_.insert(std::move(spareContextNode_));
-  spareContextNode_ = {};
+  contexts_.insert(std::move(spareContextNode_));  // leaves the handle empty
 }
 
 void PluginVm::eraseContext(uint32_t id) {
@@ -591,7 +590,7 @@ Result<uint32_t> PluginVm::streamCallback(Callback cb, uint32_t context,
   if (!c || c->isRoot()) {
     return errorStatus(StatusCode::kBadArgument, "no stream context " + std::to_string(context));
   }
-  if (!callForStreams_[static_cast<size_t>(cb)]) {
+  if (!callsStreamCallback(cb)) {
     lastLocalResponseSent_ = false;
     if (failed()) return failure_;
     return 0u;  // what the SDK's default answers: Continue
@@ -675,10 +674,10 @@ Status PluginVm::endStream(uint32_t context) {
   Context* c = findContext(context);
   if (!c || c->isRoot()) return errorStatus(StatusCode::kBadArgument, "no stream context");
   Status status;
-  if (callForStreams_[static_cast<size_t>(Callback::kOnDone)]) {
+  if (callsStreamCallback(Callback::kOnDone)) {
     status = invoke(Callback::kOnDone, context, {context}, 1).status();
   }
-  if (status.isOk() && callForStreams_[static_cast<size_t>(Callback::kOnLog)]) {
+  if (status.isOk() && callsStreamCallback(Callback::kOnLog)) {
     status = invoke(Callback::kOnLog, context, {context}, 0).status();
   }
   if (status.isOk() && queueStreamDeletes_ && queueContextChange(context, 0)) {
