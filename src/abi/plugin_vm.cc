@@ -385,6 +385,114 @@ bool PluginVm::queueContextChange(uint32_t context, uint32_t parent) {
          instance_->writeU32(contextQueue_, *count + 1);
 }
 
+Status PluginVm::readSdkHeaderBatch() {
+  constexpr uint32_t kMaxCapacity = 4096;
+  constexpr uint32_t kEntryBytes = 20;
+  static const runtime::FuncType kRunType{{}, {}};
+  std::optional<runtime::FunctionHandle> run =
+      instance_->function(kSdkRunHeaderBatchExport, kRunType);
+  if (!run || abiVersion() == AbiVersion::k0_1_0) return Status::ok();
+  Result<std::optional<uint32_t>> address = callSdkExport(kSdkHeaderBatchExport);
+  if (!address.isOk()) return address.status();
+  if (!*address) return Status::ok();
+  const uint32_t base = **address;
+  std::optional<uint32_t> capacity = instance_->readU32(base + 4);
+  // As with the context queue: all of the list in memory, checked once, and every access again.
+  const uint64_t end = uint64_t{base} + 16 + uint64_t{capacity.value_or(0)} * kEntryBytes;
+  if (base == 0 || !capacity || *capacity == 0 || *capacity > kMaxCapacity ||
+      end > instance_->memory().size()) {
+    return Status::ok();  // no usable list: header callbacks are calls of their own
+  }
+  headerBatch_ = base;
+  headerBatchCapacity_ = *capacity;
+  runHeaderBatch_ = run;
+  return Status::ok();
+}
+
+Status PluginVm::runHeaderBatch(std::span<const HeaderCall> calls,
+                                std::span<HeadersStatus> results) {
+  if (headerBatch_ == 0 || depth_ != 0 || results.size() < calls.size()) {
+    return errorStatus(StatusCode::kBadArgument, "header batch: not available here");
+  }
+  for (size_t start = 0; start < calls.size(); start += headerBatchCapacity_) {
+    const size_t n = std::min<size_t>(headerBatchCapacity_, calls.size() - start);
+    WASMGATE_RETURN_IF_ERROR(
+        runHeaderBatchChunk(calls.subspan(start, n), results.subspan(start, n)));
+  }
+  return Status::ok();
+}
+
+Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
+                                     std::span<HeadersStatus> results) {
+  constexpr uint32_t kEntryBytes = 20;
+  constexpr uint32_t kNoEntry = UINT32_MAX;
+  if (failed()) return failure_;
+  uint8_t entries[64 * kEntryBytes];
+  auto put = [](uint8_t* at, uint32_t value) {
+    for (int i = 0; i < 4; ++i) at[i] = static_cast<uint8_t>(value >> (8 * i));  // little-endian
+  };
+  batchFrames_.assign(calls.size(), Frame());
+  // Written in pieces of 64 entries from the stack: one bounds-checked copy each.
+  for (size_t first = 0; first < calls.size(); first += 64) {
+    const size_t n = std::min<size_t>(64, calls.size() - first);
+    for (size_t i = 0; i < n; ++i) {
+      const HeaderCall& call = calls[first + i];
+      Context* c = findContext(call.context);
+      if (!c || c->isRoot()) {
+        return errorStatus(StatusCode::kBadArgument,
+                           "no stream context " + std::to_string(call.context));
+      }
+      uint8_t* entry = entries + i * kEntryBytes;
+      put(entry, call.response ? kHeaderBatchResponse : kHeaderBatchRequest);
+      put(entry + 4, call.context);
+      put(entry + 8, call.headers);
+      put(entry + 12, call.endOfStream ? 1 : 0);
+      put(entry + 16, 0);  // an entry the SDK does not run answers Continue
+      batchFrames_[first + i].callback =
+          call.response ? Callback::kOnResponseHeaders : Callback::kOnRequestHeaders;
+    }
+    const uint32_t at = headerBatch_ + 16 + static_cast<uint32_t>(first) * kEntryBytes;
+    if (!instance_->write(at, std::span<const uint8_t>(entries, n * kEntryBytes))) {
+      return fail(
+          errorStatus(StatusCode::kInvalidMemoryAccess, "header batch: list outside memory"));
+    }
+  }
+  if (!instance_->writeU32(headerBatch_, static_cast<uint32_t>(calls.size())) ||
+      !instance_->writeU32(headerBatch_ + 8, kNoEntry)) {
+    return fail(errorStatus(StatusCode::kInvalidMemoryAccess, "header batch: list outside memory"));
+  }
+  lastLocalResponseSent_ = false;
+  batchCalls_ = calls;
+  batchEntry_ = 0;
+  Status status = callInFrame(*runHeaderBatch_, {}, calls[0].context, batchFrames_[0], nullptr);
+  batchCalls_ = {};
+  if (!status.isOk()) {
+    return fail(errorStatus(status.code(),
+                            std::string(kSdkRunHeaderBatchExport) + ": " + status.message()));
+  }
+  runDeferred();
+  if (failed()) return failure_;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    std::optional<uint32_t> result =
+        instance_->readU32(headerBatch_ + 16 + static_cast<uint32_t>(i) * kEntryBytes + 16);
+    if (!result)
+      return fail(
+          errorStatus(StatusCode::kInvalidMemoryAccess, "header batch: list outside memory"));
+    results[i] = batchFrames_[i].localResponseSent ? HeadersStatus::kStopAllAndWatermark
+                                                   : toHeadersStatus(*result);
+  }
+  return Status::ok();
+}
+
+void PluginVm::followHeaderBatch() {
+  if (depth_ != 1) return;  // a call the batch's callback made has a frame of its own
+  std::optional<uint32_t> current = instance_->readU32(headerBatch_ + 8);
+  if (!current || *current >= batchCalls_.size() || *current == batchEntry_) return;
+  batchEntry_ = *current;
+  effectiveContextId_ = batchCalls_[*current].context;
+  frame_ = &batchFrames_[*current];
+}
+
 Status PluginVm::start() {
   inStartup_ = true;
   Status entry = runEntryPoints();
@@ -392,6 +500,7 @@ Status PluginVm::start() {
   WASMGATE_RETURN_IF_ERROR(entry);
   WASMGATE_RETURN_IF_ERROR(readSdkStreamCallbacks());
   WASMGATE_RETURN_IF_ERROR(readSdkContextQueue());
+  WASMGATE_RETURN_IF_ERROR(readSdkHeaderBatch());
   rootContextId_ = nextContextId_++;
   addContext(Context{rootContextId_, 0, nullptr});
   WASMGATE_RETURN_IF_ERROR(
@@ -487,10 +596,12 @@ PluginVm::Context* PluginVm::findContext(uint32_t id) {
 }
 
 PluginVm::Context* PluginVm::effectiveContext() {
+  if (!batchCalls_.empty()) followHeaderBatch();
   return findContext(effectiveContextId_);
 }
 
 WasmResult PluginVm::setEffectiveContext(uint32_t id) {
+  if (!batchCalls_.empty()) followHeaderBatch();  // so that the next hostcall keeps `id`
   if (id == 0 || !findContext(id)) return WasmResult::kBadArgument;
   effectiveContextId_ = id;
   return WasmResult::kOk;
@@ -542,7 +653,7 @@ void PluginVm::deferClose(uint32_t context, StreamType type) {
 }
 
 void PluginVm::deferLocalResponse(uint32_t context, LocalResponse response) {
-  frame_->localResponseSent = true;
+  frame().localResponseSent = true;
   deferred_.push_back(
       {Deferred::kLocalResponse, context, StreamType::kHttpRequest, std::move(response)});
 }

@@ -113,6 +113,18 @@ enum StreamCallbackBit : uint32_t {
 // proxy_on_delete included, so a full queue falls back to the calls without reordering.
 inline constexpr std::string_view kSdkContextQueueExport = "wasmgate_sdk_context_queue";
 
+// And a list of header callbacks to run in one guest entry: `wasmgate_sdk_header_batch() -> i32`
+// is its address, u32 count, u32 capacity, u32 current, u32 unused, then `capacity` entries of
+// five u32 {callback (1: proxy_on_request_headers, 2: proxy_on_response_headers), context_id,
+// headers, end_of_stream, result}. The host writes the entries and count and calls
+// `wasmgate_sdk_run_header_batch()`, which runs entries [0, count) in order as the callbacks
+// themselves would run, storing the entry's index in `current` before each and its return value
+// in `result`. Hostcalls see the effective context and callback of the entry `current` names.
+inline constexpr std::string_view kSdkHeaderBatchExport = "wasmgate_sdk_header_batch";
+inline constexpr std::string_view kSdkRunHeaderBatchExport = "wasmgate_sdk_run_header_batch";
+inline constexpr uint32_t kHeaderBatchRequest = 1;
+inline constexpr uint32_t kHeaderBatchResponse = 2;
+
 class PluginModule {
  public:
   // Compiles the module, detects its ABI version and checks the exports the host relies on.
@@ -184,6 +196,19 @@ class PluginVm {
   // embedder may skip it altogether.
   bool callsStreamCallback(Callback cb) const { return callForStreams_[static_cast<size_t>(cb)]; }
 
+  // Header callbacks of several streams in one guest entry (kSdkHeaderBatchExport), for a module
+  // whose SDK offers it; results[i] is what calls[i] answered, as onRequestHeaders or
+  // onResponseHeaders would return it. Any failure fails the VM, and every call with it. Only
+  // outside callbacks (an embedder's event loop gathers the calls of one turn).
+  struct HeaderCall {
+    uint32_t context = 0;
+    bool response = false;  // proxy_on_response_headers, else proxy_on_request_headers
+    uint32_t headers = 0;
+    bool endOfStream = false;
+  };
+  bool batchesHeaderCallbacks() const { return headerBatch_ != 0; }
+  Status runHeaderBatch(std::span<const HeaderCall> calls, std::span<HeadersStatus> results);
+
   // Root-context events the embedder delivers.
   Status onTick();
   Status onQueueReady(uint32_t token);
@@ -229,7 +254,10 @@ class PluginVm {
   Context* effectiveContext();
   Context* findContext(uint32_t id);
   WasmResult setEffectiveContext(uint32_t id);
-  Frame& frame() { return *frame_; }
+  Frame& frame() {
+    if (!batchCalls_.empty()) followHeaderBatch();
+    return *frame_;
+  }
   bool inStartup() const { return inStartup_; }
   // Section 1.3: allocate in the guest, copy, and write pointer and size into the two slots.
   WasmResult returnBytes(std::string_view bytes, uint32_t dataSlot, uint32_t sizeSlot);
@@ -281,6 +309,11 @@ class PluginVm {
   // Writes a change into the SDK's context queue; false when there is none, it is full, or a
   // callback is running (the guest could be applying the queue).
   bool queueContextChange(uint32_t context, uint32_t parent);
+  Status readSdkHeaderBatch();
+  Status runHeaderBatchChunk(std::span<const HeaderCall> calls, std::span<HeadersStatus> results);
+  // While a header batch runs: makes the entry the guest names in `current` the effective
+  // context and frame, once per change, so that hostcalls act for the right stream.
+  void followHeaderBatch();
 
   std::shared_ptr<const PluginModule> module_;
   PluginSpec spec_;
@@ -295,6 +328,13 @@ class PluginVm {
   uint32_t contextQueue_ = 0;
   uint32_t contextQueueCapacity_ = 0;
   bool queueStreamDeletes_ = false;
+  // The SDK's header batch list (kSdkHeaderBatchExport); address 0 when there is none.
+  uint32_t headerBatch_ = 0;
+  uint32_t headerBatchCapacity_ = 0;
+  std::optional<runtime::FunctionHandle> runHeaderBatch_;
+  std::span<const HeaderCall> batchCalls_;  // the chunk running now; empty otherwise
+  std::vector<Frame> batchFrames_;
+  uint32_t batchEntry_ = 0;                          // the entry followHeaderBatch last switched to
   std::unordered_map<uint32_t, Context> contexts_;   // node-based: pointers to values stay valid
   decltype(contexts_)::node_type spareContextNode_;  // an erased entry's, for the next one
   uint32_t nextContextId_ = 1;

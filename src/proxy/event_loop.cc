@@ -40,6 +40,7 @@ void EventLoop::run() {
     std::optional<runtime::CallBatch> batch;
     if (vmLocking_ == VmLocking::kPerTurn) batch.emplace();
     event_base_loop(base_, EVLOOP_ONCE);
+    if (turnEnd_) turnEnd_();
   }
 }
 

@@ -40,6 +40,9 @@ class EventLoop {
   // Destroys `object` after the current callback: objects that may be on the call stack (a
   // connection inside its own read callback) are never deleted under it.
   void deferDelete(std::unique_ptr<Deletable> object);
+  // Runs at the end of every loop turn, after the turn's callbacks (VMs still locked, kPerTurn):
+  // work gathered during the turn is done there at once. Set before run().
+  void setTurnEnd(std::function<void()> turnEnd) { turnEnd_ = std::move(turnEnd); }
 
  private:
   static void onWake(evutil_socket_t, short, void* self);
@@ -50,6 +53,7 @@ class EventLoop {
   std::mutex mutex_;
   std::vector<std::function<void()>> tasks_;
   std::vector<std::unique_ptr<Deletable>> toDelete_;  // loop thread only
+  std::function<void()> turnEnd_;
 };
 
 // A one-shot or repeating timer on a loop; cancelled when destroyed.

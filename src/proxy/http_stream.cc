@@ -75,7 +75,9 @@ HttpStream::HttpStream(Worker& worker, const ListenerConfig& listener, Downstrea
   }
 }
 
-HttpStream::~HttpStream() = default;
+HttpStream::~HttpStream() {
+  cancelBatchedHeaders();
+}
 
 size_t HttpStream::slotIndex(Dir dir, size_t position) const {
   return dir == Dir::kRequest ? position : slots_.size() - 1 - position;
@@ -89,62 +91,53 @@ bool HttpStream::passesThrough(size_t index, abi::Callback callback) const {
          slot.vmGeneration == slot.plugin.generation() && !slot.vm->callsStreamCallback(callback);
 }
 
-template <typename R, typename F>
-std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
-  Slot& slot = slots_[index];
-  if (slot.skipped) return std::nullopt;
-  WorkerPlugin& plugin = slot.plugin;
-  PluginStats& stats = plugin.plugin().stats;
-  const PluginConfig& config = plugin.plugin().config;
-  auto failed = [&](const Status& why) -> std::optional<R> {
-    slot.skipped = true;
-    if (config.failStrategy == FailStrategy::kFailOpen) {
-      ++stats.failOpen;
-      return std::nullopt;
-    }
-    ++stats.failClosed;
-    sendLocalReply(503, "plugin " + config.name + " failed\n", {},
-                   "plugin." + std::string(statusCodeName(why.code())));
+std::nullopt_t HttpStream::slotFailed(Slot& slot, const Status& why) {
+  slot.skipped = true;
+  const PluginConfig& config = slot.plugin.plugin().config;
+  PluginStats& stats = slot.plugin.plugin().stats;
+  if (config.failStrategy == FailStrategy::kFailOpen) {
+    ++stats.failOpen;
     return std::nullopt;
-  };
+  }
+  ++stats.failClosed;
+  sendLocalReply(503, "plugin " + config.name + " failed\n", {},
+                 "plugin." + std::string(statusCodeName(why.code())));
+  return std::nullopt;
+}
+
+abi::PluginVm* HttpStream::enterSlot(size_t index) {
+  Slot& slot = slots_[index];
+  if (slot.skipped) return nullptr;
+  WorkerPlugin& plugin = slot.plugin;
   abi::PluginVm* vm = plugin.vm();
-  if (!vm) return failed(errorStatus(StatusCode::kUnavailable, "vm down"));
+  if (!vm) return slotFailed(slot, errorStatus(StatusCode::kUnavailable, "vm down")), nullptr;
   if (!slot.vm) {
     auto context = vm->createStream(slot);
     if (!context.isOk()) {
       plugin.onVmFailure(context.status());
-      return failed(context.status());
+      return slotFailed(slot, context.status()), nullptr;
     }
     slot.vm = vm;
     slot.vmGeneration = plugin.generation();
     slot.context = *context;
-    ++stats.streams;
+    ++plugin.plugin().stats.streams;
   } else if (slot.vmGeneration != plugin.generation()) {
-    return failed(
-        errorStatus(StatusCode::kUnavailable, "vm rebuilt"));  // context died with the old VM
+    // The context died with the old VM.
+    return slotFailed(slot, errorStatus(StatusCode::kUnavailable, "vm rebuilt")), nullptr;
   }
-  std::optional<abi::StreamData> before;
-  if (config.logOnly) before = data_;
   inChain_ = true;
   resumeRequested_.reset();
-  bool timed =
-      stats.callbacks.fetch_add(1, std::memory_order_relaxed) % PluginStats::kTimedEvery == 0;
-  auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  auto result = callback(*vm, slot.context);
-  if (timed) {
-    auto elapsed = std::chrono::steady_clock::now() - started;
-    stats.callbackNanos.fetch_add(
-        PluginStats::kTimedEvery *
-            static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
-        std::memory_order_relaxed);
-  }
+  return vm;
+}
+
+template <typename R>
+std::optional<R> HttpStream::leaveSlot(size_t index, const Result<R>& result,
+                                       std::optional<abi::StreamData> before) {
+  Slot& slot = slots_[index];
+  WorkerPlugin& plugin = slot.plugin;
   inChain_ = false;
-  if (!result.isOk()) {
-    plugin.onVmFailure(result.status());
-    return failed(result.status());
-  }
-  if (config.logOnly) {
+  if (!result.isOk()) return slotFailed(slot, result.status());
+  if (before) {  // log-only: report what the plugin did, then undo it
     bool changed = before->requestHeaders != data_.requestHeaders ||
                    before->responseHeaders != data_.responseHeaders ||
                    before->requestBody != data_.requestBody ||
@@ -153,7 +146,7 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
                    before->responseTrailers != data_.responseTrailers;
     bool wouldStop = isStop(*result);
     if (changed || wouldStop || pendingLocal_) {
-      ++stats.logOnlyActions;
+      ++plugin.plugin().stats.logOnlyActions;
       plugin.log(
           abi::LogLevel::kInfo,
           std::string("log-only: would have ") +
@@ -176,12 +169,66 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
   if (pendingLocal_) {
     abi::LocalResponse local = std::move(*pendingLocal_);
     pendingLocal_.reset();
-    ++stats.localResponses;
+    ++plugin.plugin().stats.localResponses;
     sendLocalReply(local.status, std::move(local.body), std::move(local.headers),
                    local.details.empty() ? "wasm_local_response" : local.details);
     return std::nullopt;
   }
   return *result;
+}
+
+template <typename R, typename F>
+std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
+  abi::PluginVm* vm = enterSlot(index);
+  if (!vm) return std::nullopt;
+  Slot& slot = slots_[index];
+  PluginStats& stats = slot.plugin.plugin().stats;
+  std::optional<abi::StreamData> before;
+  if (slot.plugin.plugin().config.logOnly) before = data_;
+  bool timed =
+      stats.callbacks.fetch_add(1, std::memory_order_relaxed) % PluginStats::kTimedEvery == 0;
+  auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  Result<R> result = callback(*vm, slot.context);
+  if (timed) {
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    stats.callbackNanos.fetch_add(
+        PluginStats::kTimedEvery *
+            static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
+        std::memory_order_relaxed);
+  }
+  if (!result.isOk()) slot.plugin.onVmFailure(result.status());
+  return leaveSlot(index, result, std::move(before));
+}
+
+bool HttpStream::batchesHeaders(size_t index) const {
+  const Slot& slot = slots_[index];
+  const abi::PluginVm* vm = slot.plugin.vm();
+  return vm != nullptr && vm->batchesHeaderCallbacks() && !slot.plugin.plugin().config.logOnly;
+}
+
+void HttpStream::startBatchedHeaders() {
+  inChain_ = true;  // enterSlot set it already; a pause since may not have kept it
+  resumeRequested_.reset();
+}
+
+void HttpStream::finishBatchedHeaders(Result<abi::HeadersStatus> result) {
+  Dir dir = *batchPending_;
+  batchPending_.reset();
+  DirState& st = state(dir);
+  size_t pos = *st.headersPausedAt;
+  uint64_t generation = generation_;
+  std::optional<abi::HeadersStatus> r = leaveSlot(slotIndex(dir, pos), result, std::nullopt);
+  if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
+  if (r && isStop(*r) && resumeRequested_ != dir) return;  // stays paused at `pos`
+  runHeaders(dir, pos + 1);
+}
+
+void HttpStream::cancelBatchedHeaders() {
+  if (!batchPending_) return;
+  worker_.headerBatcher().cancel(*this);
+  batchPending_.reset();
+  inChain_ = false;
 }
 
 void HttpStream::onRequestHeaders(abi::Headers headers, bool endOfStream, bool expectContinue) {
@@ -202,6 +249,21 @@ void HttpStream::runHeaders(Dir dir, size_t from) {
     if (passesThrough(index, dir == Dir::kRequest ? abi::Callback::kOnRequestHeaders
                                                   : abi::Callback::kOnResponseHeaders)) {
       continue;
+    }
+    if (batchesHeaders(index)) {
+      // The callback runs at the end of the loop turn, with those of other streams; the stream
+      // waits for it paused here (finishBatchedHeaders goes on).
+      if (enterSlot(index) != nullptr) {
+        const Slot& slot = slots_[index];
+        inChain_ = false;
+        st.headersPausedAt = pos;
+        batchPending_ = dir;
+        worker_.headerBatcher().add(slot.plugin, slot.vmGeneration,
+                                    {slot.context, dir == Dir::kResponse, count, eos}, *this);
+        return;
+      }
+      if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
+      continue;  // skipped: failed open
     }
     auto r = runSlot<abi::HeadersStatus>(index, [&](abi::PluginVm& vm, uint32_t ctx) {
       return dir == Dir::kRequest ? vm.onRequestHeaders(ctx, count, eos)
@@ -415,6 +477,7 @@ void HttpStream::resume(size_t slot, Dir dir) {
     resumeRequested_ = dir;  // the running callback resumes itself: do not stop after it
     return;
   }
+  if (batchPending_ == dir) return;  // its callback has not run yet
   DirState& st = state(dir);
   size_t pos = dir == Dir::kRequest ? slot : slots_.size() - 1 - slot;
   if (dir == Dir::kRequest && localReplying_) return;
@@ -460,6 +523,7 @@ void HttpStream::sendLocalReply(uint32_t status, std::string body, abi::Headers 
     return;
   }
   if (localReplying_) return;  // one local reply per stream
+  cancelBatchedHeaders();      // the reply replaces what the callback would have answered
   localReplying_ = true;
   ++generation_;
   details_ = std::move(details);
@@ -539,6 +603,7 @@ void HttpStream::end() {
   if (complete_) return;
   bool wasReset = reset_;
   complete_ = true;
+  cancelBatchedHeaders();
   if (upstream_) worker_.loop().deferDelete(std::move(upstream_));
   for (Slot& slot : slots_) {
     if (!slot.vm || slot.vmGeneration != slot.plugin.generation() || !slot.plugin.vm()) continue;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "abi/host.h"
+#include "proxy/header_batch.h"
 #include "proxy/plugin_chain.h"
 #include "proxy/upstream.h"
 
@@ -35,7 +36,7 @@ class DownstreamSink {
 
 class Worker;
 
-class HttpStream final : public UpstreamCallbacks, public Deletable {
+class HttpStream final : public UpstreamCallbacks, public Deletable, private BatchedHeadersClient {
  public:
   HttpStream(Worker& worker, const ListenerConfig& listener, DownstreamSink& sink,
              std::shared_ptr<WorkerChain> chain);
@@ -81,9 +82,24 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
 
   size_t slotIndex(Dir dir, size_t position) const;
   DirState& state(Dir dir) { return dir == Dir::kRequest ? request_ : response_; }
-  // Runs one callback of one slot, applying fail strategy and log-only; false: skip this slot.
+  // Runs one callback of one slot, applying fail strategy and log-only; nullopt: skip this slot.
   template <typename R, typename F>
   std::optional<R> runSlot(size_t slot, F&& callback);
+  // Before a callback: the slot's VM, its stream context made; nullptr when the slot is skipped
+  // (its fail strategy applied).
+  abi::PluginVm* enterSlot(size_t slot);
+  // After it: what its result means for the chain (failure, log-only given the data `before`,
+  // close, local response handled); nullopt: go past the slot.
+  template <typename R>
+  std::optional<R> leaveSlot(size_t slot, const Result<R>& result,
+                             std::optional<abi::StreamData> before);
+  std::nullopt_t slotFailed(Slot& slot, const Status& why);
+  // Whether the slot's header callbacks go through the worker's HeaderBatcher.
+  bool batchesHeaders(size_t slot) const;
+  // BatchedHeadersClient
+  void startBatchedHeaders() override;
+  void finishBatchedHeaders(Result<abi::HeadersStatus> result) override;
+  void cancelBatchedHeaders();
   // Whether the slot's plugin, its stream context made, leaves `callback` to its SDK's
   // pass-through default: the chain then goes past it without a call.
   bool passesThrough(size_t slot, abi::Callback callback) const;
@@ -115,6 +131,7 @@ class HttpStream final : public UpstreamCallbacks, public Deletable {
   bool inChain_ = false;
   std::optional<abi::LocalResponse> pendingLocal_;
   std::optional<Dir> resumeRequested_;
+  std::optional<Dir> batchPending_;  // a header callback waits in the worker's HeaderBatcher
   bool closeRequested_ = false;
   bool localReplying_ = false;
   bool responseStarted_ = false;  // headers went downstream

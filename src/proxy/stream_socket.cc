@@ -111,8 +111,15 @@ void StreamSocket::watch() {
 }
 
 void StreamSocket::onEvent(evutil_socket_t, short what, void* self) {
-  ++deferredFlushes.callbackDepth;
+  FlushScope scope;
   static_cast<StreamSocket*>(self)->handleEvent(what);
+}
+
+StreamSocket::FlushScope::FlushScope() {
+  ++deferredFlushes.callbackDepth;
+}
+
+StreamSocket::FlushScope::~FlushScope() {
   if (--deferredFlushes.callbackDepth == 0 && !deferredFlushes.sockets.empty()) flushDeferred();
 }
 

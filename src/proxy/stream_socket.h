@@ -54,6 +54,16 @@ class StreamSocket {
     ~Handler() = default;
   };
 
+  // Work outside socket callbacks that writes to several sockets (plugin callbacks run at the end
+  // of a loop turn) opens one of these: flushSoon then waits for its end, as in a callback.
+  class FlushScope {
+   public:
+    FlushScope();
+    ~FlushScope();
+    FlushScope(const FlushScope&) = delete;
+    FlushScope& operator=(const FlushScope&) = delete;
+  };
+
   // Takes a connected non-blocking socket (accepted by a listener) and starts watching it.
   StreamSocket(EventLoop& loop, Handler& handler, evutil_socket_t connectedFd);
   // A socket to connect() next.

@@ -91,6 +91,7 @@ Worker::Worker(size_t index, const ServerConfig& config,
       chain_(std::make_shared<WorkerChain>()) {
   for (const ClusterConfig& c : config_.clusters)
     clusters_[c.name] = std::make_unique<Cluster>(loop_, c);
+  loop_.setTurnEnd([this] { headerBatcher_.run(); });
 }
 
 Worker::~Worker() {

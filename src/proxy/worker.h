@@ -11,6 +11,7 @@
 
 #include "proxy/event_loop.h"
 #include "proxy/grpc_client.h"
+#include "proxy/header_batch.h"
 #include "proxy/plugin_chain.h"
 #include "proxy/server_config.h"
 #include "proxy/upstream.h"
@@ -42,6 +43,8 @@ class Worker {
   void stop();   // from any thread; joins
 
   EventLoop& loop() { return loop_; }
+  // Header callbacks of the turn, run at its end.
+  HeaderBatcher& headerBatcher() { return headerBatcher_; }
   size_t index() const { return index_; }
   Cluster* cluster(const std::string& name);
   // The HTTP/2 client for gRPC callouts to a cluster, created on first use; nullptr if unknown.
@@ -68,6 +71,8 @@ class Worker {
   const ServerConfig& config_;
   std::map<std::string, ListenerStats>& listenerStats_;
   EventLoop loop_;
+  HeaderBatcher
+      headerBatcher_;  // before the connections: their streams cancel calls on the way out
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<std::string, std::unique_ptr<Cluster>> clusters_;
   std::map<std::string, std::unique_ptr<GrpcClient>> grpcClients_;

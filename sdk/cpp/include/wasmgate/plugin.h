@@ -10,6 +10,7 @@
 // may include this header.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -138,6 +139,35 @@ struct ContextQueue {
 inline ContextQueue& contextQueue() {
   static ContextQueue queue;
   return queue;
+}
+
+// Header callbacks of several streams that wasmgate runs in one call of
+// wasmgate_sdk_run_header_batch, instead of a call each: it writes the entries and `count` here,
+// at the address the export wasmgate_sdk_header_batch gives. `current` tells it which entry runs,
+// so that hostcalls act for that entry's stream. Hosts that do not know the exports never use it.
+struct HeaderBatch {
+  static constexpr uint32_t kCapacity = 64;
+  static constexpr uint32_t kRequestHeaders = 1;
+  static constexpr uint32_t kResponseHeaders = 2;
+  struct Entry {
+    uint32_t callback;
+    uint32_t context_id;
+    uint32_t headers;
+    uint32_t end_of_stream;
+    uint32_t result;
+  };
+  uint32_t count = 0;
+  uint32_t capacity = kCapacity;  // read by the host
+  uint32_t current = 0;
+  uint32_t unused = 0;
+  Entry entries[kCapacity] = {};
+};
+static_assert(sizeof(HeaderBatch::Entry) == 20 && offsetof(HeaderBatch, entries) == 16,
+              "the layout wasmgate writes");
+
+inline HeaderBatch& headerBatch() {
+  static HeaderBatch batch;
+  return batch;
 }
 
 // Picks the registration for a root id: an exact match; for an empty root id, the
@@ -519,6 +549,27 @@ WASMGATE_EXPORT(proxy_on_grpc_close)
 void proxy_on_grpc_close(uint32_t root_id, uint32_t token, uint32_t status_code) {
   using wasmgate::detail::Dispatcher;
   if (auto* root = Dispatcher::root(root_id)) Dispatcher::grpcClose(root, token, status_code);
+}
+
+WASMGATE_EXPORT(wasmgate_sdk_header_batch) uint32_t wasmgate_sdk_header_batch() {
+  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&wasmgate::detail::headerBatch()));
+}
+
+WASMGATE_EXPORT(wasmgate_sdk_run_header_batch) void wasmgate_sdk_run_header_batch() {
+  using wasmgate::detail::HeaderBatch;
+  HeaderBatch& batch = wasmgate::detail::headerBatch();
+  const uint32_t n = batch.count < HeaderBatch::kCapacity ? batch.count : HeaderBatch::kCapacity;
+  for (uint32_t i = 0; i < n; ++i) {
+    batch.current = i;
+    HeaderBatch::Entry& entry = batch.entries[i];
+    if (entry.callback == HeaderBatch::kRequestHeaders) {
+      entry.result = proxy_on_request_headers(entry.context_id, entry.headers, entry.end_of_stream);
+    } else if (entry.callback == HeaderBatch::kResponseHeaders) {
+      entry.result =
+          proxy_on_response_headers(entry.context_id, entry.headers, entry.end_of_stream);
+    }
+  }
+  batch.count = 0;
 }
 
 }  // extern "C"
