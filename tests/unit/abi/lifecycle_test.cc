@@ -465,5 +465,143 @@ TEST(SdkContextQueueTest, AQueueClaimingTooMuchRoomIsNotUsed) {
   EXPECT_EQ(p.at(kQueue), 0u);
 }
 
+// ---- The SDK's header batch (kSdkHeaderBatchExport) ----
+
+constexpr uint32_t kAnswer = 0x808, kTrapFor = 0x80c, kLocalResponseFor = 0x810;
+
+std::string header(const abi::Headers& headers, std::string_view name) {
+  const std::string* value = abi::findHeader(headers, name);
+  return value ? *value : "(none)";
+}
+
+TEST(SdkHeaderBatchTest, CallsOfSeveralStreamsRunInOneEntryEachForItsOwnStream) {
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  ASSERT_TRUE(p.vm->batchesHeaderCallbacks());
+  FakeStream first, second;
+  second.streamData.responseHeadersReceived = true;
+  auto a = p.vm->createStream(first);
+  auto b = p.vm->createStream(second);
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  const abi::PluginVm::HeaderCall calls[] = {{*a, false, 0, false}, {*b, true, 0, true}};
+  abi::HeadersStatus results[2];
+  ASSERT_TRUE(p.vm->runHeaderBatch(calls, results).isOk());
+  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:batch 2"}));
+  EXPECT_EQ(header(first.streamData.requestHeaders, "x-ctx"), std::to_string(*a));
+  EXPECT_EQ(header(second.streamData.responseHeaders, "x-ctx"), std::to_string(*b));
+  EXPECT_TRUE(first.streamData.responseHeaders.empty());
+  EXPECT_TRUE(second.streamData.requestHeaders.empty());
+  EXPECT_EQ(results[0], abi::HeadersStatus::kContinue);
+  EXPECT_EQ(results[1], abi::HeadersStatus::kContinue);
+  EXPECT_EQ(p.at(0x400), 0u);  // the guest emptied the list
+}
+
+TEST(SdkHeaderBatchTest, AnswersAreConvertedAsACallbacksAre) {
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  ASSERT_TRUE(p.vm->wasm().writeU32(kAnswer, 1));  // StopIteration
+  FakeStream stream;
+  auto ctx = p.vm->createStream(stream);
+  ASSERT_TRUE(ctx.isOk());
+  const abi::PluginVm::HeaderCall call{*ctx, false, 0, false};
+  abi::HeadersStatus result = abi::HeadersStatus::kContinue;
+  ASSERT_TRUE(p.vm->runHeaderBatch({&call, 1}, {&result, 1}).isOk());
+  EXPECT_EQ(result, abi::HeadersStatus::kStopAllAndWatermark);
+}
+
+TEST(SdkHeaderBatchTest, MoreCallsThanTheListHoldsTakeSeveralEntries) {
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream streams[3];
+  std::vector<abi::PluginVm::HeaderCall> calls;
+  for (FakeStream& stream : streams) {
+    auto ctx = p.vm->createStream(stream);
+    ASSERT_TRUE(ctx.isOk());
+    calls.push_back({*ctx, false, 0, false});
+  }
+  abi::HeadersStatus results[3];
+  ASSERT_TRUE(p.vm->runHeaderBatch(calls, results).isOk());
+  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:batch 2", "cb:batch 1"}));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(header(streams[i].streamData.requestHeaders, "x-ctx"),
+              std::to_string(calls[i].context));
+  }
+}
+
+TEST(SdkHeaderBatchTest, ALocalResponseStopsOnlyTheStreamThatSentIt) {
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream first, second;
+  auto a = p.vm->createStream(first);
+  auto b = p.vm->createStream(second);
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  ASSERT_TRUE(p.vm->wasm().writeU32(kLocalResponseFor, *a));
+  const abi::PluginVm::HeaderCall calls[] = {{*a, false, 0, false}, {*b, false, 0, false}};
+  abi::HeadersStatus results[2];
+  ASSERT_TRUE(p.vm->runHeaderBatch(calls, results).isOk());
+  EXPECT_EQ(results[0], abi::HeadersStatus::kStopAllAndWatermark);
+  EXPECT_EQ(results[1], abi::HeadersStatus::kContinue);
+  ASSERT_EQ(first.localResponses.size(), 1u);  // delivered after the batch returned
+  EXPECT_EQ(first.localResponses[0].status, 403u);
+  EXPECT_EQ(first.localResponses[0].body, "denied");
+  EXPECT_TRUE(second.localResponses.empty());
+}
+
+TEST(SdkHeaderBatchTest, ATrapFailsTheVmAndEveryCallOfTheBatch) {
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  FakeStream first, second;
+  auto a = p.vm->createStream(first);
+  auto b = p.vm->createStream(second);
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  ASSERT_TRUE(p.vm->wasm().writeU32(kTrapFor, *b));
+  const abi::PluginVm::HeaderCall calls[] = {{*a, false, 0, false}, {*b, false, 0, false}};
+  abi::HeadersStatus results[2];
+  Status status = p.vm->runHeaderBatch(calls, results);
+  EXPECT_EQ(status.code(), StatusCode::kTrap) << status.toString();
+  EXPECT_NE(status.message().find("wasmgate_sdk_run_header_batch"), std::string::npos);
+  EXPECT_TRUE(p.vm->failed());
+  EXPECT_FALSE(p.vm->runHeaderBatch(calls, results).isOk());
+}
+
+TEST(SdkHeaderBatchTest, OnlyStreamContextsAndOnlyOutsideCallbacks) {
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->start().isOk());
+  const abi::PluginVm::HeaderCall root{p.vm->rootContextId(), false, 0, false};
+  const abi::PluginVm::HeaderCall unknown{77, false, 0, false};
+  abi::HeadersStatus result;
+  EXPECT_EQ(p.vm->runHeaderBatch({&root, 1}, {&result, 1}).code(), StatusCode::kBadArgument);
+  EXPECT_EQ(p.vm->runHeaderBatch({&unknown, 1}, {&result, 1}).code(), StatusCode::kBadArgument);
+  EXPECT_FALSE(p.saw("cb:batch 1"));
+  EXPECT_FALSE(p.vm->failed());
+}
+
+TEST(SdkHeaderBatchTest, AListOutsideMemoryOrClaimingTooMuchIsNotUsed) {
+  for (uint32_t address : {0u, 65530u, 0xfffffff0u}) {
+    Plugin p("sdk_header_batch.wasm");
+    ASSERT_TRUE(p.vm);
+    ASSERT_TRUE(p.vm->wasm().writeU32(0x804, address));
+    ASSERT_TRUE(p.vm->start().isOk()) << address;
+    EXPECT_FALSE(p.vm->batchesHeaderCallbacks()) << address;
+  }
+  Plugin p("sdk_header_batch.wasm");
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->wasm().writeU32(0x404, 5000));  // past the end of memory, and too many
+  ASSERT_TRUE(p.vm->start().isOk());
+  EXPECT_FALSE(p.vm->batchesHeaderCallbacks());
+  FakeStream stream;
+  auto ctx = p.vm->createStream(stream);
+  ASSERT_TRUE(ctx.isOk());
+  const abi::PluginVm::HeaderCall call{*ctx, false, 0, false};
+  abi::HeadersStatus result;
+  EXPECT_EQ(p.vm->runHeaderBatch({&call, 1}, {&result, 1}).code(), StatusCode::kBadArgument);
+}
+
 }  // namespace
 }  // namespace wasmgate::testing
