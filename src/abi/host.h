@@ -100,7 +100,8 @@ class StreamHost {
   virtual void sendLocalResponse(LocalResponse response) = 0;
   // Stream properties (source.*, destination.*, connection.*, request.time, response.code_details,
   // upstream.*, ...) already encoded; nullopt: not known.
-  virtual std::optional<std::string> property(std::span<const std::string_view> path) = 0;  // A hostcall is about to read or write the stream buffer `type` in data(): an embedder that
+  virtual std::optional<std::string> property(std::span<const std::string_view> path) = 0;
+  // A hostcall is about to read or write the stream buffer `type` in data(): an embedder that
   // keeps the bytes elsewhere until a plugin asks for them (the TCP proxy does) puts them there.
   virtual void prepareBuffer(BufferType type) { (void)type; }
 };

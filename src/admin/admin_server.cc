@@ -200,7 +200,9 @@ std::string AdminServer::prometheus() {
       {"log_only_actions", &proxy::PluginStats::logOnlyActions},
       {"vm_restarts", &proxy::PluginStats::vmRestarts},
       {"vm_starts", &proxy::PluginStats::vmStarts},
-      {"local_responses", &proxy::PluginStats::localResponses}};
+      {"local_responses", &proxy::PluginStats::localResponses},
+      {"header_batches", &proxy::PluginStats::headerBatches},
+      {"batched_header_callbacks", &proxy::PluginStats::batchedHeaderCallbacks}};
   for (auto& [suffix, member] : pluginCounters) {
     std::string name = std::string("wasmgate_plugin_") + suffix + "_total";
     counter(name.c_str(), "Per-plugin counter, summed over workers.");

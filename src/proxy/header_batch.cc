@@ -65,6 +65,8 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
     status = vm->runHeaderBatch(calls_, results_);
     auto elapsed = std::chrono::steady_clock::now() - started;
     stats.callbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
+    ++stats.headerBatches;
+    stats.batchedHeaderCallbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
     stats.callbackNanos.fetch_add(
         static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),

@@ -20,16 +20,18 @@ namespace wasmgate::proxy {
 // Counters of one plugin, summed over workers; declared once, incremented on the request path
 // (sharded: each worker adds on a cache line of its own).
 struct PluginStats {
-  ShardedCounter streams;         // HTTP streams or TCP connections it saw
-  ShardedCounter callbacks;       // callbacks run
-  ShardedCounter callbackNanos;   // time spent in them (HTTP: sampled, see below)
-  ShardedCounter vmFailures;      // traps, deadline overruns, memory-cap hits
-  ShardedCounter failClosed;      // requests answered 503 because of the plugin
-  ShardedCounter failOpen;        // requests that skipped the failed plugin
-  ShardedCounter logOnlyActions;  // what a log-only plugin would have done
-  ShardedCounter vmRestarts;      // VMs rebuilt after a failure
-  ShardedCounter vmStarts;        // VMs started: per worker at load, rebuilds, reloads
-  ShardedCounter localResponses;  // local responses the plugin sent
+  ShardedCounter streams;                 // HTTP streams or TCP connections it saw
+  ShardedCounter callbacks;               // callbacks run
+  ShardedCounter callbackNanos;           // time spent in them (HTTP: sampled, see below)
+  ShardedCounter vmFailures;              // traps, deadline overruns, memory-cap hits
+  ShardedCounter failClosed;              // requests answered 503 because of the plugin
+  ShardedCounter failOpen;                // requests that skipped the failed plugin
+  ShardedCounter logOnlyActions;          // what a log-only plugin would have done
+  ShardedCounter vmRestarts;              // VMs rebuilt after a failure
+  ShardedCounter vmStarts;                // VMs started: per worker at load, rebuilds, reloads
+  ShardedCounter localResponses;          // local responses the plugin sent
+  ShardedCounter headerBatches;           // guest entries that ran batched header callbacks
+  ShardedCounter batchedHeaderCallbacks;  // the header callbacks they ran
 
   // Timing every HTTP callback would cost two clock reads (~40 ns) on each, a sixth of what a
   // small callback costs; one callback in kTimedEvery is timed and counts kTimedEvery times.

@@ -189,6 +189,47 @@ class PluginChainTest(ProxyTestCase):
         self.assertEqual(r.status, 451)
         self.assert_upstream_saw_nothing(tid)
 
+    def test_requests_read_in_one_turn_get_their_own_answers(self):
+        # Requests on many connections at once: the header callbacks of those a worker reads in
+        # one event-loop turn run in batches, one guest entry for several streams. Each request
+        # must still get its own plugins' decisions, and the counters must show a real batch.
+        def batch_counters():
+            stats = self.proxy.stats()
+            return (metric(stats, "wasmgate_plugin_header_batches_total", plugin="deny"),
+                    metric(stats, "wasmgate_plugin_batched_header_callbacks_total", plugin="deny"))
+
+        before = batch_counters()
+        for attempt in range(20):
+            connections = [RawConnection(self.port) for _ in range(24)]
+            try:
+                sent = []
+                for i, c in enumerate(connections):
+                    denied = i % 3 == 0
+                    tid = new_id()
+                    headers = [("x-test-id", tid)] + ([("x-blocked", "yes")] if denied else [])
+                    sent.append((c, "/batch/%d/%d" % (attempt, i), denied, tid, headers))
+                for c, path, _, _, headers in sent:
+                    c.send(build_request("GET", path, headers))
+                for c, path, denied, tid, _ in sent:
+                    r = c.read_response()
+                    if denied:
+                        self.assertEqual((r.status, r.body), (451, b"denied by test\n"), path)
+                        self.assertEqual(self.upstream_saw(tid), [], path)
+                    else:
+                        self.assertEqual(r.status, 200, path)
+                        self.assertEqual(r.json()["path"], path)
+                        self.assertEqual(header_values(r.json()["headers"], "x-added"), ["yes"])
+                        self.assertEqual(r.header("x-served-by"), "wasmgate", path)
+            finally:
+                for c in connections:
+                    c.close()
+            batches, callbacks = (a - b for a, b in zip(batch_counters(), before))
+            if callbacks > batches:
+                break  # some batch ran more than one stream's callback
+        else:
+            self.fail("no batch held more than one header callback: %d batches, %d callbacks"
+                      % (batches, callbacks))
+
     def test_denied_expect_continue_gets_the_final_status_without_100(self):
         tid = new_id()
         with RawConnection(self.port, timeout=5) as c:
@@ -1102,6 +1143,18 @@ class FailStrategyTest(ProxyTestCase):
         text = self.proxy.admin("GET", "/stats/prometheus")[1]
         self.assertRegex(text, r'wasmgate_plugin_vm_failures_total\{plugin="trap-close"\} [1-9]')
         self.wait_running("trap-close")
+
+
+class BatchedFailStrategyTest(FailStrategyTest):
+    """The same with a plugin built with the C++ SDK: its header callbacks run in batches, and a
+    trap fails the batch it happens in."""
+
+    @classmethod
+    def setUpPeers(cls):
+        cls.trap_wasm = wasm("sdk_trap_on_path")
+        cls.open_port = cls.port
+        cls.close_port = free_port()
+        cls.plain_port = free_port()
 
 
 # ---------------------------------------------------------------------------------------------
