@@ -77,7 +77,8 @@ class FakePluginHost : public abi::PluginHost {
   std::map<std::string, std::string> properties;  // "node.id." style keys: segments joined by '.'
 
  private:
-  abi::WasmResult recordGrpc(const char* kind, uint32_t token, const abi::GrpcCallRequest& request) {
+  abi::WasmResult recordGrpc(const char* kind, uint32_t token,
+                             const abi::GrpcCallRequest& request) {
     if (request.cluster == "unknown") return abi::WasmResult::kParseFailure;
     grpcOps.push_back({kind, token, request, {}, false});
     return abi::WasmResult::kOk;

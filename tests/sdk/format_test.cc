@@ -25,8 +25,7 @@ TEST(FormatTest, StringLikeArguments) {
 
 TEST(FormatTest, Integers) {
   EXPECT_EQ(format("{} {} {}", 0, -42, 42u), "0 -42 42");
-  EXPECT_EQ(format("{} {}", INT64_MIN, UINT64_MAX),
-            "-9223372036854775808 18446744073709551615");
+  EXPECT_EQ(format("{} {}", INT64_MIN, UINT64_MAX), "-9223372036854775808 18446744073709551615");
   EXPECT_EQ(format("{:x} {:x}", 255, -255), "ff -ff");
   EXPECT_EQ(format("{}", Color::Red), "2");
 }

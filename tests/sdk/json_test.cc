@@ -127,9 +127,10 @@ TEST(JsonTest, ErrorsNameReasonAndOffset) {
 
 TEST(JsonTest, RejectsInvalidDocuments) {
   for (const char* bad :
-       {"{", "[", "\"open", "tru", "nul", "01", "-", "1.", ".5", "1e", "+1", "'single'",
-        "{a: 1}", "[1,]", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"",
-        "\"tab\there\"", "{\"a\":1}}", "NaN", "Infinity"}) {
+       {"{",       "[",         "\"open",      "tru",         "nul",           "01",         "-",
+        "1.",      ".5",        "1e",          "+1",          "'single'",      "{a: 1}",     "[1,]",
+        "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"tab\there\"", "{\"a\":1}}", "NaN",
+        "Infinity"}) {
     std::string error;
     EXPECT_FALSE(parse(bad, &error).has_value()) << bad;
     EXPECT_FALSE(error.empty()) << bad;

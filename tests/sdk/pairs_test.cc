@@ -35,8 +35,8 @@ TEST(PairsTest, SerializesOwningContainers) {
 }
 
 TEST(PairsTest, KeepsRepeatedNamesEmptyValuesAndBinaryBytes) {
-  const HeaderViews in = {{"set-cookie", "a=1"}, {"set-cookie", "b=2"}, {"empty", ""},
-                          {"bin", "\0\xff"sv}};
+  const HeaderViews in = {
+      {"set-cookie", "a=1"}, {"set-cookie", "b=2"}, {"empty", ""}, {"bin", "\0\xff"sv}};
   HeaderViews out;
   const std::string bytes = serializePairs(in);
   ASSERT_TRUE(parsePairs(bytes, out));

@@ -22,8 +22,8 @@ bool readHeaders(const wasmgate::json::Value& config, std::string_view member, H
   }
   for (const auto& [name, value] : headers->members()) {
     if (!value.isString() || name.empty()) {
-      wasmgate::logError("add_header: '{}.{}' must be a non-empty name with a string value",
-                         member, name);
+      wasmgate::logError("add_header: '{}.{}' must be a non-empty name with a string value", member,
+                         name);
       return false;
     }
     out.emplace_back(name, std::string(value.asString()));

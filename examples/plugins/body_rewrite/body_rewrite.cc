@@ -75,7 +75,8 @@ std::string replaceAll(std::string_view text, std::string_view from, std::string
   out.reserve(text.size());
   count = 0;
   size_t pos = 0;
-  for (size_t hit; (hit = text.find(from, pos)) != std::string_view::npos; pos = hit + from.size()) {
+  for (size_t hit; (hit = text.find(from, pos)) != std::string_view::npos;
+       pos = hit + from.size()) {
     out += text.substr(pos, hit - pos);
     out += to;
     ++count;

@@ -102,8 +102,8 @@ class DenyHttp : public wasmgate::HttpContext {
     const char* reason = match();
     if (reason == nullptr) return wasmgate::FilterHeadersStatus::Continue;
     wasmgate::logInfo("deny: {} ({})", reason, config_.status);
-    wasmgate::sendLocalResponse(config_.status, config_.body,
-                                {{"content-type", "text/plain"}}, reason);
+    wasmgate::sendLocalResponse(config_.status, config_.body, {{"content-type", "text/plain"}},
+                                reason);
     return wasmgate::FilterHeadersStatus::StopAllIterationAndWatermark;
   }
 

@@ -137,9 +137,9 @@ class ExtAuthHttp : public wasmgate::HttpContext {
         keep.push_back(std::move(*value));
       }
     }
-    const auto result = httpCall(
-        config_.cluster, headers, "", config_.timeout_ms,
-        [this](wasmgate::HttpCallResponse& response) { onAuthResponse(response); });
+    const auto result =
+        httpCall(config_.cluster, headers, "", config_.timeout_ms,
+                 [this](wasmgate::HttpCallResponse& response) { onAuthResponse(response); });
     if (result != wasmgate::WasmResult::Ok) {
       wasmgate::logError("ext_auth: cannot call cluster '{}': {}", config_.cluster,
                          wasmgate::toString(result));

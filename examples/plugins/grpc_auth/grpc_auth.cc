@@ -81,9 +81,14 @@ std::optional<CheckResponse> decodeCheckResponse(std::string_view in) {
         if ((key >> 3) == 2) out.reason = std::string(in.substr(pos, value));
         pos += value;
         break;
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
-      default: return std::nullopt;
+      case 1:
+        pos += 8;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      default:
+        return std::nullopt;
     }
     if (pos > in.size()) return std::nullopt;
   }
@@ -97,8 +102,9 @@ bool parseConfig(std::string_view text, GrpcAuthConfig& out) {
     wasmgate::logError("grpc_auth: configuration must be a JSON object {}", error);
     return false;
   }
-  for (auto [name, target] : {std::pair{"cluster", &out.cluster}, std::pair{"service", &out.service},
-                              std::pair{"method", &out.method}}) {
+  for (auto [name, target] :
+       {std::pair{"cluster", &out.cluster}, std::pair{"service", &out.service},
+        std::pair{"method", &out.method}}) {
     const json::Value& v = (*doc)[name];
     if (v.isNull()) continue;
     if (!v.isString() || v.asString().empty()) {
@@ -107,8 +113,9 @@ bool parseConfig(std::string_view text, GrpcAuthConfig& out) {
     }
     *target = std::string(v.asString());
   }
-  for (auto [name, target, lo, hi] : {std::tuple{"timeout_ms", &out.timeout_ms, 1, 600000},
-                                      std::tuple{"failure_status", &out.failure_status, 200, 599}}) {
+  for (auto [name, target, lo, hi] :
+       {std::tuple{"timeout_ms", &out.timeout_ms, 1, 600000},
+        std::tuple{"failure_status", &out.failure_status, 200, 599}}) {
     const json::Value& v = (*doc)[name];
     if (v.isNull()) continue;
     if (!v.isInt() || v.asInt() < lo || v.asInt() > hi) {
@@ -161,7 +168,8 @@ class GrpcAuthHttp : public wasmgate::HttpContext {
     auto result = grpcCall(c.cluster, c.service, c.method, {}, request, c.timeout_ms,
                            [this](wasmgate::GrpcCallResponse& response) { onAnswer(response); });
     if (result != wasmgate::WasmResult::Ok) {
-      wasmgate::logError("grpc_auth: cannot call cluster '{}': {}", c.cluster, wasmgate::toString(result));
+      wasmgate::logError("grpc_auth: cannot call cluster '{}': {}", c.cluster,
+                         wasmgate::toString(result));
       fail("call not started");
     }
     return wasmgate::FilterHeadersStatus::StopAllIterationAndWatermark;
@@ -201,7 +209,8 @@ class GrpcAuthHttp : public wasmgate::HttpContext {
   void fail(std::string_view why) {
     root_.failed_.increment();
     wasmgate::logWarn("grpc_auth: authorization failed: {}", why);
-    wasmgate::sendLocalResponse(root_.config().failure_status, "Authorization service unavailable\n",
+    wasmgate::sendLocalResponse(root_.config().failure_status,
+                                "Authorization service unavailable\n",
                                 {{"content-type", "text/plain"}}, "grpc_auth.unavailable");
   }
 

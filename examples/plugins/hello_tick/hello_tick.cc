@@ -27,8 +27,8 @@ class HelloRoot : public wasmgate::RootContext {
       }
       const wasmgate::json::Value& period = (*doc)["period_ms"];
       const wasmgate::json::Value& name = (*doc)["env"];
-      if ((!period.isNull() && (!period.isInt() || period.asInt() < 1 ||
-                                period.asInt() > 86400000)) ||
+      if ((!period.isNull() &&
+           (!period.isInt() || period.asInt() < 1 || period.asInt() > 86400000)) ||
           (!name.isNull() && (!name.isString() || name.asString().empty()))) {
         wasmgate::logError("hello_tick: 'period_ms' must be 1..86400000 and 'env' a name");
         return false;

@@ -28,8 +28,8 @@ class MetricsRoot : public wasmgate::RootContext {
       }
       prefix = std::string((*doc)["prefix"].asString());
     }
-    requests_ = wasmgate::MetricFamily<wasmgate::Counter>(prefix + "requests_total",
-                                                          {"method", "status"});
+    requests_ =
+        wasmgate::MetricFamily<wasmgate::Counter>(prefix + "requests_total", {"method", "status"});
     duration_ = wasmgate::Histogram(prefix + "request_duration_ms");
     return true;
   }

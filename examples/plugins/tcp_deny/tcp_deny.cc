@@ -85,7 +85,8 @@ class TcpDenyRoot : public wasmgate::RootContext {
       return false;
     }
     if (prefixes.empty()) {
-      wasmgate::logError("tcp_deny: configure at least one of 'deny_prefixes' or 'deny_prefixes_hex'");
+      wasmgate::logError(
+          "tcp_deny: configure at least one of 'deny_prefixes' or 'deny_prefixes_hex'");
       return false;
     }
     prefixes_ = std::move(prefixes);
@@ -139,9 +140,9 @@ class TcpDenyStream : public wasmgate::StreamContext {
     state_ = State::kDenied;
     root_->denied_.increment();
     auto source = wasmgate::getProperty<std::string>({"source", "address"});
-    wasmgate::logInfo("tcp_deny: connection {} from {} starts with a denied prefix ({} bytes); closing",
-                      id(), source ? std::string_view(*source) : std::string_view("?"),
-                      prefix.size());
+    wasmgate::logInfo(
+        "tcp_deny: connection {} from {} starts with a denied prefix ({} bytes); closing", id(),
+        source ? std::string_view(*source) : std::string_view("?"), prefix.size());
     closeDownstream();
     closeUpstream();
     return wasmgate::FilterStatus::StopIteration;

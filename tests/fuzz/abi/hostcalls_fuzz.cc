@@ -203,8 +203,8 @@ std::vector<uint8_t> readProbe() {
 
 // What the callbacks a call pretends to run in may see; lives as long as the process.
 struct Frames {
-  abi::HttpCallResponse response{{{":status", "200"}, {"content-type", "text/plain"}}, "callout body",
-                                 {{"grpc-status", "0"}}};
+  abi::HttpCallResponse response{
+      {{":status", "200"}, {"content-type", "text/plain"}}, "callout body", {{"grpc-status", "0"}}};
   abi::Headers grpcMetadata{{"grpc-encoding", "identity"}, {"x-md", "1"}};
 };
 
@@ -241,8 +241,11 @@ abi::PluginVm::Frame frameFor(uint8_t selector, const Frames& f) {
       frame.callback = abi::Callback::kOnForeignFunction;
       frame.callData = "foreign arguments";
       break;
-    case 8: frame.callback = abi::Callback::kOnLog; break;
-    default: break;
+    case 8:
+      frame.callback = abi::Callback::kOnLog;
+      break;
+    default:
+      break;
   }
   return frame;
 }
@@ -263,7 +266,8 @@ class Harness {
     prepare(flags, blob);
     for (size_t i = 0; i < kMaxCallsPerInput && !in.empty(); ++i) {
       uint8_t which = in.byte();
-      if (which == kTrapPrefix[0] && (in.peek() == kTrapPrefix[1] || in.peek() == kTrapPrefix[1] + 1)) {
+      if (which == kTrapPrefix[0] &&
+          (in.peek() == kTrapPrefix[1] || in.peek() == kTrapPrefix[1] + 1)) {
         trap(in.byte());
       } else {
         call(kHostcalls[which % kHostcallCount], in);
@@ -307,8 +311,11 @@ class Harness {
     stream_.localResponses.clear();
     abi::StreamData& d = stream_.streamData;
     d = abi::StreamData();
-    d.requestHeaders = {{":method", "GET"}, {":path", "/a/b?x=1"}, {":authority", "example.com"},
-                        {"accept", "a"}, {"accept", "b"}};
+    d.requestHeaders = {{":method", "GET"},
+                        {":path", "/a/b?x=1"},
+                        {":authority", "example.com"},
+                        {"accept", "a"},
+                        {"accept", "b"}};
     d.requestTrailers = {{"x-trailer", "t"}};
     d.responseHeaders = {{":status", "200"}, {"grpc-status", "0"}};
     d.requestBody = "request body bytes";
@@ -329,20 +336,29 @@ class Harness {
 
   uint32_t i32Arg(Input& in) {
     uint32_t memory = static_cast<uint32_t>(vm_->wasm().memory().size());
-    static constexpr uint32_t kSpecial[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 0x7fffffff, 0x80000000u, 0x10000};
+    static constexpr uint32_t kSpecial[] = {1, 2, 3, 4,          5,           6,
+                                            7, 8, 9, 0x7fffffff, 0x80000000u, 0x10000};
     switch (in.byte() % 8) {
-      case 0: return 0;
-      case 1: return in.byte();
-      case 2: return in.u16();  // inside the first page, where the blob is
-      case 3: return memory - in.byte();
-      case 4: return 0xffffffffu - in.byte();  // ptr + len wraps past 2^32
-      case 5: return memory + in.byte();
-      case 6: return in.u32();
+      case 0:
+        return 0;
+      case 1:
+        return in.byte();
+      case 2:
+        return in.u16();  // inside the first page, where the blob is
+      case 3:
+        return memory - in.byte();
+      case 4:
+        return 0xffffffffu - in.byte();  // ptr + len wraps past 2^32
+      case 5:
+        return memory + in.byte();
+      case 6:
+        return in.u32();
       default: {
         uint8_t pick = in.byte();
         if (pick == 0) return streamId_;
         if (pick == 1) return vm_->rootContextId();
-        if (pick == 2) return vm_->wasm().readU32(in.u16()).value_or(0);  // e.g. a token the host wrote
+        if (pick == 2)
+          return vm_->wasm().readU32(in.u16()).value_or(0);  // e.g. a token the host wrote
         return kSpecial[pick % std::size(kSpecial)];
       }
     }
@@ -350,21 +366,31 @@ class Harness {
 
   uint64_t i64Arg(Input& in) {
     switch (in.byte() % 6) {
-      case 0: return 0;
-      case 1: return in.byte();
-      case 2: return static_cast<uint64_t>(-static_cast<int64_t>(in.byte()));
-      case 3: return static_cast<uint64_t>(INT64_MIN);
-      case 4: return static_cast<uint64_t>(INT64_MAX);
-      default: return in.u64();
+      case 0:
+        return 0;
+      case 1:
+        return in.byte();
+      case 2:
+        return static_cast<uint64_t>(-static_cast<int64_t>(in.byte()));
+      case 3:
+        return static_cast<uint64_t>(INT64_MIN);
+      case 4:
+        return static_cast<uint64_t>(INT64_MAX);
+      default:
+        return in.u64();
     }
   }
 
   uint32_t contextFor(uint8_t selector, Input& in) {
     switch (selector & 3) {
-      case 0: return streamId_;
-      case 1: return vm_->rootContextId();
-      case 2: return 0;
-      default: return in.u32();
+      case 0:
+        return streamId_;
+      case 1:
+        return vm_->rootContextId();
+      case 2:
+        return 0;
+      default:
+        return in.u32();
     }
   }
 
@@ -378,7 +404,8 @@ class Harness {
       args.push_back(*p == 'I' ? i64Arg(in) : i32Arg(in));
     }
     if (h.answer != Answer::kNone) type.results.push_back(ValType::kI32);
-    auto r = vm_->callExport(std::string("call_") + h.name, type, args, context, frameFor(selector >> 2, frames_));
+    auto r = vm_->callExport(std::string("call_") + h.name, type, args, context,
+                             frameFor(selector >> 2, frames_));
     if (trace_) {
       std::fprintf(stderr, "%s(", h.name);
       for (uint64_t a : args) std::fprintf(stderr, " %#llx", static_cast<unsigned long long>(a));
@@ -387,7 +414,8 @@ class Harness {
     }
     if (!r.isOk()) {
       // Only the guest itself may fail here, and then the VM is failed.
-      check(r.status().code() == StatusCode::kTrap || r.status().code() == StatusCode::kDeadlineExceeded ||
+      check(r.status().code() == StatusCode::kTrap ||
+                r.status().code() == StatusCode::kDeadlineExceeded ||
                 r.status().code() == StatusCode::kMemoryCapExceeded,
             std::string(h.name) + ": unexpected failure " + r.status().toString());
       check(vm_->failed(), std::string(h.name) + ": call failed but the VM is not failed");
@@ -406,14 +434,16 @@ class Harness {
         break;
       }
       case Answer::kAny:
-      case Answer::kNone: break;
+      case Answer::kNone:
+        break;
     }
   }
 
   // The two ways the probe can fail itself: proc_exit, or a trap inside its allocator while a
   // hostcall hands it data. Either must fail the VM, never the host.
   void trap(uint8_t how) {
-    if (trace_) std::fprintf(stderr, "%s\n", how == kTrapPrefix[1] ? "proc_exit" : "trap in malloc");
+    if (trace_)
+      std::fprintf(stderr, "%s\n", how == kTrapPrefix[1] ? "proc_exit" : "trap in malloc");
     if (how == kTrapPrefix[1]) {
       auto r = vm_->callExport("call_proc_exit", runtime::FuncType{{ValType::kI32}, {}},
                                std::vector<uint64_t>{how}, streamId_, {});
@@ -423,9 +453,10 @@ class Harness {
     // plugin_name ("fuzzed") is not empty, so the host has to allocate for it.
     check(vm_->wasm().write(kMaxBlob, "plugin_name"), "cannot write the property name");
     callVoid("set_malloc_mode", {ValType::kI32}, {2});
-    auto r = vm_->callExport("call_proxy_get_property",
-                             runtime::FuncType{std::vector<ValType>(4, ValType::kI32), {ValType::kI32}},
-                             std::vector<uint64_t>{kMaxBlob, 11, 100, 104}, streamId_, {});
+    auto r =
+        vm_->callExport("call_proxy_get_property",
+                        runtime::FuncType{std::vector<ValType>(4, ValType::kI32), {ValType::kI32}},
+                        std::vector<uint64_t>{kMaxBlob, 11, 100, 104}, streamId_, {});
     check(!r.isOk() && vm_->failed(), "a trapping allocator did not fail the VM");
   }
 
@@ -462,4 +493,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 // V8 keeps pointers to some of its malloc'd bookkeeping (remembered-set slot sets) only inside
 // its own mmap'd heap pages, which LeakSanitizer does not scan: allocations made inside libnode
 // are reported as leaks while their isolate is alive. Leaks from wasmgate's own frames still count.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libnode.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libnode.so\n";
+}

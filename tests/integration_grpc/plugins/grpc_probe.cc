@@ -38,7 +38,8 @@
 // counter grpc_probe_late_callbacks and are logged at warn level.
 //
 // Configuration: {"cluster": "grpc", "service": "wasmgate.test.v1.Probe", "timeout_ms": 2000,
-//                 "prefix": ""}   (prefix: the probe answers <prefix>/unary/... and <prefix>/stream/...)
+//                 "prefix": ""}   (prefix: the probe answers <prefix>/unary/... and
+//                 <prefix>/stream/...)
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -124,7 +125,8 @@ std::string percentDecode(std::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && hexValue(in[i + 1]) >= 0 && hexValue(in[i + 2]) >= 0) {
+    } else if (in[i] == '%' && i + 2 < in.size() && hexValue(in[i + 1]) >= 0 &&
+               hexValue(in[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hexValue(in[i + 1]) * 16 + hexValue(in[i + 2])));
       i += 2;
     } else {
@@ -201,15 +203,19 @@ struct Probe {
 
 Config g_config;
 std::map<uint32_t, std::unique_ptr<Probe>> g_probes;  // by HTTP context id
-std::map<uint32_t, uint32_t> g_tokens;                 // token -> HTTP context id
+std::map<uint32_t, uint32_t> g_tokens;                // token -> HTTP context id
 uint32_t g_root_id = 0;
 uint32_t g_late_metric = 0;
 bool g_late_metric_ok = false;
 bool g_ticking = false;
 
-void logAt(wasmgate::LogLevel level, std::string_view text) { wasmgate::logMessage(level, text); }
+void logAt(wasmgate::LogLevel level, std::string_view text) {
+  wasmgate::logMessage(level, text);
+}
 
-std::string_view kindName(const Probe& p) { return p.stream ? "stream" : "unary"; }
+std::string_view kindName(const Probe& p) {
+  return p.stream ? "stream" : "unary";
+}
 
 std::string report(const Probe& p, std::string_view done) {
   std::string out = "{\"kind\":\"";
@@ -283,7 +289,8 @@ void sendNext(Probe& p) {
   const std::string& m = p.messages[p.next_send++];
   bool last = p.next_send == p.messages.size();
   bool end = last && p.half == HalfClose::kLast;
-  p.send_results.push_back(static_cast<int64_t>(proxy_grpc_send(p.token, m.data(), m.size(), end ? 1 : 0)));
+  p.send_results.push_back(
+      static_cast<int64_t>(proxy_grpc_send(p.token, m.data(), m.size(), end ? 1 : 0)));
   if (end) p.half_closed = true;
   if (last && p.half == HalfClose::kClose) {
     p.close_result = static_cast<int64_t>(proxy_grpc_close(p.token));
@@ -308,7 +315,8 @@ void halfCloseWithoutMessages(Probe& p) {
 // Cancels (or closes) the call and answers; true when it did.
 bool maybeCancel(Probe& p, bool from_root) {
   if (!p.cancel_after || p.received < *p.cancel_after) return false;
-  p.cancel_result = static_cast<int64_t>(p.cancel_with_close ? proxy_grpc_close(p.token) : proxy_grpc_cancel(p.token));
+  p.cancel_result = static_cast<int64_t>(p.cancel_with_close ? proxy_grpc_close(p.token)
+                                                             : proxy_grpc_cancel(p.token));
   finish(p.context_id, p.cancel_with_close ? "close_call" : "cancel", from_root);
   return true;
 }
@@ -339,7 +347,8 @@ bool readConfig(uint32_t size) {
   }
   if ((*doc)["cluster"].isString()) g_config.cluster = std::string((*doc)["cluster"].asString());
   if ((*doc)["service"].isString()) g_config.service = std::string((*doc)["service"].asString());
-  if ((*doc)["timeout_ms"].isInt()) g_config.timeout_ms = static_cast<uint32_t>((*doc)["timeout_ms"].asInt());
+  if ((*doc)["timeout_ms"].isInt())
+    g_config.timeout_ms = static_cast<uint32_t>((*doc)["timeout_ms"].asInt());
   if ((*doc)["prefix"].isString()) g_config.prefix = std::string((*doc)["prefix"].asString());
   return true;
 }
@@ -408,12 +417,13 @@ uint32_t onRequestHeaders(uint32_t context_id) {
   uint32_t token = 0;
   WasmResult started;
   if (stream) {
-    started = proxy_grpc_stream(cluster.data(), cluster.size(), service.data(), service.size(), method.data(),
-                                method.size(), md.data(), md.size(), &token);
+    started = proxy_grpc_stream(cluster.data(), cluster.size(), service.data(), service.size(),
+                                method.data(), method.size(), md.data(), md.size(), &token);
   } else {
     std::string message = p.messages.empty() ? std::string() : p.messages.front();
-    started = proxy_grpc_call(cluster.data(), cluster.size(), service.data(), service.size(), method.data(),
-                              method.size(), md.data(), md.size(), message.data(), message.size(), timeout, &token);
+    started = proxy_grpc_call(cluster.data(), cluster.size(), service.data(), service.size(),
+                              method.data(), method.size(), md.data(), md.size(), message.data(),
+                              message.size(), timeout, &token);
   }
   p.start_result = static_cast<int64_t>(started);
   p.token = started == WasmResult::Ok ? token : 0;
@@ -442,27 +452,35 @@ uint32_t onRequestHeaders(uint32_t context_id) {
 
 PROBE_EXPORT(proxy_abi_version_0_2_1) void proxy_abi_version_0_2_1() {}
 
-PROBE_EXPORT(proxy_on_memory_allocate) void* proxy_on_memory_allocate(size_t size) { return std::malloc(size); }
+PROBE_EXPORT(proxy_on_memory_allocate) void* proxy_on_memory_allocate(size_t size) {
+  return std::malloc(size);
+}
 
-PROBE_EXPORT(proxy_on_context_create) void proxy_on_context_create(uint32_t context_id, uint32_t parent) {
+PROBE_EXPORT(proxy_on_context_create)
+void proxy_on_context_create(uint32_t context_id, uint32_t parent) {
   if (parent == 0) g_root_id = context_id;
 }
 
-PROBE_EXPORT(proxy_on_vm_start) uint32_t proxy_on_vm_start(uint32_t, uint32_t) { return 1; }
+PROBE_EXPORT(proxy_on_vm_start) uint32_t proxy_on_vm_start(uint32_t, uint32_t) {
+  return 1;
+}
 
 PROBE_EXPORT(proxy_on_configure) uint32_t proxy_on_configure(uint32_t, uint32_t size) {
   if (!readConfig(size)) return 0;
   static const char kName[] = "grpc_probe_late_callbacks";
-  g_late_metric_ok =
-      proxy_define_metric(wasmgate::MetricType::Counter, kName, sizeof(kName) - 1, &g_late_metric) == WasmResult::Ok;
+  g_late_metric_ok = proxy_define_metric(wasmgate::MetricType::Counter, kName, sizeof(kName) - 1,
+                                         &g_late_metric) == WasmResult::Ok;
   return 1;
 }
 
-PROBE_EXPORT(proxy_on_request_headers) uint32_t proxy_on_request_headers(uint32_t context_id, uint32_t, uint32_t) {
+PROBE_EXPORT(proxy_on_request_headers)
+uint32_t proxy_on_request_headers(uint32_t context_id, uint32_t, uint32_t) {
   return onRequestHeaders(context_id);
 }
 
-PROBE_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t) { return 1; }
+PROBE_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t) {
+  return 1;
+}
 
 // The request ended (client gone, or answered): a call still running is cancelled.
 PROBE_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t context_id) {
@@ -497,10 +515,12 @@ void proxy_on_grpc_receive_initial_metadata(uint32_t, uint32_t token, uint32_t e
   appendMetadataEvent(*p, "initial_metadata", elements, HeaderMapType::GrpcInitialMetadata);
 }
 
-PROBE_EXPORT(proxy_on_grpc_receive) void proxy_on_grpc_receive(uint32_t, uint32_t token, uint32_t size) {
+PROBE_EXPORT(proxy_on_grpc_receive)
+void proxy_on_grpc_receive(uint32_t, uint32_t token, uint32_t size) {
   Probe* p = probeFor(token, "message");
   if (!p) return;
-  auto message = size != 0 ? wasmgate::getBufferBytes(BufferType::GrpcReceiveBuffer, 0, size) : std::optional<Buffer>();
+  auto message = size != 0 ? wasmgate::getBufferBytes(BufferType::GrpcReceiveBuffer, 0, size)
+                           : std::optional<Buffer>();
   if (!p->events.empty()) p->events.push_back(',');
   p->events.append("{\"type\":\"message\",\"token\":");
   appendInt(p->events, token);
@@ -532,7 +552,8 @@ void proxy_on_grpc_receive_trailing_metadata(uint32_t, uint32_t token, uint32_t 
   if (!p->stream && p->received > 0) finish(p->context_id, "trailing_metadata", true);
 }
 
-PROBE_EXPORT(proxy_on_grpc_close) void proxy_on_grpc_close(uint32_t, uint32_t token, uint32_t status) {
+PROBE_EXPORT(proxy_on_grpc_close)
+void proxy_on_grpc_close(uint32_t, uint32_t token, uint32_t status) {
   Probe* p = probeFor(token, "close");
   if (!p) return;
   uint32_t code = 0xffffffffu;

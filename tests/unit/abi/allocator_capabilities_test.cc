@@ -64,7 +64,8 @@ TEST_P(FailingAllocatorTest, DataReturningHostcallsGiveInvalidMemoryAccess) {
   setMallocMode(p, GetParam());
   for (const Call& c : calls()) {
     p.put(200, std::string(12, '\x5e'));
-    EXPECT_EQ(p.result(c.hostcall, c.args, 0, frame), WasmResult::kInvalidMemoryAccess) << c.hostcall;
+    EXPECT_EQ(p.result(c.hostcall, c.args, 0, frame), WasmResult::kInvalidMemoryAccess)
+        << c.hostcall;
     EXPECT_EQ(p.u32At(200), 0x5e5e5e5eu) << c.hostcall;  // no pointer written
     EXPECT_EQ(p.u32At(204), 0x5e5e5e5eu) << c.hostcall;  // no size written
     EXPECT_EQ(p.u32At(208), 0x5e5e5e5eu) << c.hostcall;  // no CAS or status code written
@@ -76,7 +77,8 @@ TEST_P(FailingAllocatorTest, DataReturningHostcallsGiveInvalidMemoryAccess) {
   EXPECT_EQ(p.returned(200, 204), "a plugin name");
 }
 
-INSTANTIATE_TEST_SUITE_P(ZeroOrPastTheEnd, FailingAllocatorTest, ::testing::Values(kReturnsZero, kPastTheEnd));
+INSTANTIATE_TEST_SUITE_P(ZeroOrPastTheEnd, FailingAllocatorTest,
+                         ::testing::Values(kReturnsZero, kPastTheEnd));
 
 TEST(AllocatorTest, EmptyResultsNeverCallTheAllocator) {
   ProbeVm p;  // empty plugin_name
@@ -86,7 +88,8 @@ TEST(AllocatorTest, EmptyResultsNeverCallTheAllocator) {
   EXPECT_EQ(p.result("proxy_get_property", {100, 11, 200, 204}), WasmResult::kOk);
   EXPECT_EQ(p.u32At(200), 0u);
   EXPECT_EQ(p.u32At(204), 0u);
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 0, 100, 200, 204}), WasmResult::kOk);  // empty body
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 0, 100, 200, 204}),
+            WasmResult::kOk);  // empty body
   EXPECT_EQ(p.result("proxy_get_status", {208, 200, 204}), WasmResult::kOk);
   EXPECT_FALSE(p.vm->failed());
 }
@@ -96,14 +99,16 @@ TEST(AllocatorTest, AllocatorTrapFailsTheVm) {
   setMallocMode(p, kTraps);
   p.put(100, "plugin_name");
   runtime::FuncType type{std::vector<ValType>(4, ValType::kI32), {ValType::kI32}};
-  auto r = p.vm->callExport("call_proxy_get_property", type, std::vector<uint64_t>{100, 11, 200, 204}, p.streamId, {});
+  auto r = p.vm->callExport("call_proxy_get_property", type,
+                            std::vector<uint64_t>{100, 11, 200, 204}, p.streamId, {});
   ASSERT_FALSE(r.isOk());
   EXPECT_EQ(r.status().code(), StatusCode::kTrap);
   EXPECT_TRUE(p.vm->failed());
-  EXPECT_NE(p.vm->failure().message().find("allocator"), std::string::npos) << p.vm->failure().toString();
+  EXPECT_NE(p.vm->failure().message().find("allocator"), std::string::npos)
+      << p.vm->failure().toString();
   // Nothing runs in a failed VM.
-  EXPECT_FALSE(p.vm->callExport("call_proxy_get_property", type, std::vector<uint64_t>{100, 11, 200, 204},
-                                p.streamId, {})
+  EXPECT_FALSE(p.vm->callExport("call_proxy_get_property", type,
+                                std::vector<uint64_t>{100, 11, 200, 204}, p.streamId, {})
                    .isOk());
   EXPECT_FALSE(p.vm->onRequestHeaders(p.streamId, 0, true).isOk());
 }
@@ -138,7 +143,8 @@ abi::PluginSpec restrictedSpec(std::set<std::string, std::less<>> allowed) {
   return spec;
 }
 
-uint32_t wasiCall(ProbeVm& p, const std::string& name, std::vector<ValType> params, std::vector<uint64_t> args) {
+uint32_t wasiCall(ProbeVm& p, const std::string& name, std::vector<ValType> params,
+                  std::vector<uint64_t> args) {
   runtime::FuncType type{std::move(params), {ValType::kI32}};
   auto r = p.vm->callExport("call_" + name, type, args, p.streamId, {});
   EXPECT_TRUE(r.isOk()) << r.status().toString();
@@ -163,10 +169,12 @@ TEST(CapabilitiesTest, ProxyHostcallOutsideTheListIsInternalFailureAndLogged) {
 
 TEST(CapabilitiesTest, RefusedCalloutStartsNothing) {
   ProbeVm p(restrictedSpec({"proxy_log"}));
-  std::string headers = abi::serializePairs({{":method", "GET"}, {":path", "/"}, {":authority", "a"}});
+  std::string headers =
+      abi::serializePairs({{":method", "GET"}, {":path", "/"}, {":authority", "a"}});
   p.put(100, "cluster");
   p.put(200, headers);
-  EXPECT_EQ(p.result("proxy_http_call", {100, 7, 200, static_cast<uint32_t>(headers.size()), 0, 0, 0, 0, 0, 900}),
+  EXPECT_EQ(p.result("proxy_http_call",
+                     {100, 7, 200, static_cast<uint32_t>(headers.size()), 0, 0, 0, 0, 0, 900}),
             WasmResult::kInternalFailure);
   EXPECT_TRUE(p.host.httpCalls.empty());
   p.put(300, "k");
@@ -180,14 +188,18 @@ TEST(CapabilitiesTest, WasiOutsideTheListIsNotCapable) {
   const std::vector<ValType> two(2, ValType::kI32);
   EXPECT_EQ(wasiCall(p, "environ_sizes_get", two, {300, 304}), kNotcapable);
   EXPECT_EQ(wasiCall(p, "unstable_environ_sizes_get", two, {300, 304}), kNotcapable);
-  EXPECT_EQ(wasiCall(p, "clock_time_get", {ValType::kI32, ValType::kI64, ValType::kI32}, {0, 0, 300}), kNotcapable);
+  EXPECT_EQ(
+      wasiCall(p, "clock_time_get", {ValType::kI32, ValType::kI64, ValType::kI32}, {0, 0, 300}),
+      kNotcapable);
   EXPECT_EQ(wasiCall(p, "random_get", two, {300, 8}), kNotcapable);
   EXPECT_TRUE(p.host.logged("environ_sizes_get"));
   // fd_write is on the list, under either module name.
   p.put(100, std::string("\xe8\x03\0\0\x02\0\0\0", 8));  // one iovec: 1000, 2 bytes
   p.put(1000, "ok");
   EXPECT_EQ(wasiCall(p, "fd_write", std::vector<ValType>(4, ValType::kI32), {1, 100, 1, 300}), 0u);
-  EXPECT_EQ(wasiCall(p, "unstable_fd_write", std::vector<ValType>(4, ValType::kI32), {1, 100, 1, 300}), 0u);
+  EXPECT_EQ(
+      wasiCall(p, "unstable_fd_write", std::vector<ValType>(4, ValType::kI32), {1, 100, 1, 300}),
+      0u);
   EXPECT_EQ(p.host.logs.back().second, "ok");
 }
 

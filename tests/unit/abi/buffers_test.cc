@@ -9,7 +9,9 @@ using abi::WasmResult;
 
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
-uint32_t len(std::string_view s) { return static_cast<uint32_t>(s.size()); }
+uint32_t len(std::string_view s) {
+  return static_cast<uint32_t>(s.size());
+}
 
 class GetBufferBytesTest : public ::testing::Test {
  protected:
@@ -50,15 +52,19 @@ TEST_F(GetBufferBytesTest, NothingLeftIsZeroZeroOk) {
 
 TEST_F(GetBufferBytesTest, ErrorStatuses) {
   EXPECT_EQ(p.result("proxy_get_buffer_bytes", {9, 0, 10, 200, 204}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0xffffffffu, 0, 10, 200, 204}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0xffffffffu, 0, 10, 200, 204}),
+            WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 0, 10, p.memorySize() - 3, 204}),
             WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 0, 10, 200, 0xfffffffeu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 0, 10, 200, 0xfffffffeu}),
+            WasmResult::kInvalidMemoryAccess);
   // The slots are checked even when nothing would be returned.
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 50, 10, 200, 0xfffffffeu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {0, 50, 10, 200, 0xfffffffeu}),
+            WasmResult::kInvalidMemoryAccess);
   // Buffers that exist only inside their callbacks, and stream buffers in a root context.
   for (uint32_t type : {4u, 5u, 7u, 8u}) {
-    EXPECT_EQ(p.result("proxy_get_buffer_bytes", {type, 0, 10, 200, 204}), WasmResult::kNotFound) << type;
+    EXPECT_EQ(p.result("proxy_get_buffer_bytes", {type, 0, 10, 200, 204}), WasmResult::kNotFound)
+        << type;
   }
   for (uint32_t type : {0u, 1u, 2u, 3u}) {
     EXPECT_EQ(p.result("proxy_get_buffer_bytes", {type, 0, 10, 200, 204}, p.vm->rootContextId()),
@@ -75,7 +81,8 @@ TEST(BufferTypesTest, EachStreamBufferIsItsOwnField) {
   p.stream.streamData.upstreamData = "up";
   const char* expected[] = {"req", "resp", "down", "up"};
   for (uint32_t type = 0; type < 4; ++type) {
-    EXPECT_EQ(p.result("proxy_get_buffer_bytes", {type, 0, 100, 200, 204}), WasmResult::kOk) << type;
+    EXPECT_EQ(p.result("proxy_get_buffer_bytes", {type, 0, 100, 200, 204}), WasmResult::kOk)
+        << type;
     EXPECT_EQ(p.returned(200, 204), expected[type]) << type;
   }
 }
@@ -104,24 +111,28 @@ TEST(BufferTypesTest, CalloutConfigurationAndForeignBuffersInTheirCallbacks) {
   abi::PluginVm::Frame configure;
   configure.callback = abi::Callback::kOnConfigure;
   configure.configuration = "{\"a\":1}";
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {7, 0, 100, 200, 204}, root, configure), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {7, 0, 100, 200, 204}, root, configure),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "{\"a\":1}");
   abi::PluginVm::Frame validate;
   validate.callback = abi::Callback::kValidateConfiguration;
   validate.configuration = "v";
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {7, 0, 100, 200, 204}, root, validate), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {7, 0, 100, 200, 204}, root, validate),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "v");
 
   abi::PluginVm::Frame foreign;
   foreign.callback = abi::Callback::kOnForeignFunction;
   foreign.callData = "args";
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {8, 0, 100, 200, 204}, root, foreign), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {8, 0, 100, 200, 204}, root, foreign),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "args");
   // The gRPC buffer is not there in other gRPC callbacks.
   abi::PluginVm::Frame close;
   close.callback = abi::Callback::kOnGrpcClose;
   close.grpcMessage = "stale";
-  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {5, 0, 4, 200, 204}, root, close), WasmResult::kNotFound);
+  EXPECT_EQ(p.result("proxy_get_buffer_bytes", {5, 0, 4, 200, 204}, root, close),
+            WasmResult::kNotFound);
 }
 
 TEST(GetBufferStatusTest, SizeAndZeroFlags) {
@@ -139,10 +150,13 @@ TEST(GetBufferStatusTest, ErrorStatuses) {
   ProbeVm p;
   EXPECT_EQ(p.result("proxy_get_buffer_status", {9, 200, 204}), WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_get_buffer_status", {4, 200, 204}), WasmResult::kNotFound);
-  EXPECT_EQ(p.result("proxy_get_buffer_status", {2, 200, 204}, p.vm->rootContextId()), WasmResult::kNotFound);
-  EXPECT_EQ(p.result("proxy_get_buffer_status", {0, p.memorySize() - 2, 204}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_buffer_status", {2, 200, 204}, p.vm->rootContextId()),
+            WasmResult::kNotFound);
+  EXPECT_EQ(p.result("proxy_get_buffer_status", {0, p.memorySize() - 2, 204}),
+            WasmResult::kInvalidMemoryAccess);
   p.put(200, std::string(4, '\x77'));
-  EXPECT_EQ(p.result("proxy_get_buffer_status", {0, 200, 0xffffffffu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_buffer_status", {0, 200, 0xffffffffu}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.u32At(200), 0x77777777u);  // neither slot is written when one is bad
 }
 
@@ -206,26 +220,32 @@ TEST_F(SetBufferBytesTest, WritesTheBufferTheTypeNames) {
 TEST_F(SetBufferBytesTest, ErrorStatusesLeaveTheBufferAlone) {
   p.put(100, "x");
   EXPECT_EQ(p.result("proxy_set_buffer_bytes", {9, 0, 0, 100, 1}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {0, 0, 0, kWrapPtr, 0x200}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {0, 0, 0, p.memorySize(), 1}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {0, 0, 0, kWrapPtr, 0x200}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {0, 0, 0, p.memorySize(), 1}),
+            WasmResult::kInvalidMemoryAccess);
   // Not available here: callout, gRPC, configuration and foreign-function buffers outside their
   // callbacks, and stream buffers in a root context.
   for (uint32_t type : {4u, 5u, 7u, 8u}) {
-    EXPECT_EQ(p.result("proxy_set_buffer_bytes", {type, 0, 0, 100, 1}), WasmResult::kNotFound) << type;
+    EXPECT_EQ(p.result("proxy_set_buffer_bytes", {type, 0, 0, 100, 1}), WasmResult::kNotFound)
+        << type;
   }
-  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {0, 0, 0, 100, 1}, p.vm->rootContextId()), WasmResult::kNotFound);
+  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {0, 0, 0, 100, 1}, p.vm->rootContextId()),
+            WasmResult::kNotFound);
   // Readable but read-only.
   EXPECT_EQ(p.result("proxy_set_buffer_bytes", {6, 0, 0, 100, 1}), WasmResult::kBadArgument);
   abi::HttpCallResponse response{{}, "callout", {}};
   abi::PluginVm::Frame http;
   http.callback = abi::Callback::kOnHttpCallResponse;
   http.httpCallResponse = &response;
-  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {4, 0, 0, 100, 1}, 0, http), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {4, 0, 0, 100, 1}, 0, http),
+            WasmResult::kBadArgument);
   EXPECT_EQ(response.body, "callout");
   abi::PluginVm::Frame configure;
   configure.callback = abi::Callback::kOnConfigure;
   configure.configuration = "cfg";
-  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {7, 0, 0, 100, 1}, 0, configure), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_set_buffer_bytes", {7, 0, 0, 100, 1}, 0, configure),
+            WasmResult::kBadArgument);
   EXPECT_EQ(body(), "0123456789");
 }
 

@@ -12,11 +12,14 @@ TEST(CallExportTest, RepeatedCallsDoNotGrowTheHeap) {
   // where this reads as no growth).
   auto heapInUse = [] { return mallinfo2().uordblks; };
   ProbeVm p;
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(p.result("proxy_get_log_level", {200}), abi::WasmResult::kOk);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(p.result("proxy_get_log_level", {200}), abi::WasmResult::kOk);
   size_t before = heapInUse();
-  for (int i = 0; i < 20000; ++i) ASSERT_EQ(p.result("proxy_get_log_level", {200}), abi::WasmResult::kOk);
+  for (int i = 0; i < 20000; ++i)
+    ASSERT_EQ(p.result("proxy_get_log_level", {200}), abi::WasmResult::kOk);
   size_t after = heapInUse();
-  EXPECT_LT(after > before ? after - before : 0, 64u * 1024) << "grew by " << after - before << " bytes";
+  EXPECT_LT(after > before ? after - before : 0, 64u * 1024)
+      << "grew by " << after - before << " bytes";
 }
 
 }  // namespace

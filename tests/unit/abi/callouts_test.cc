@@ -11,13 +11,16 @@ using std::chrono_literals::operator""ms;
 
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
-uint32_t len(std::string_view s) { return static_cast<uint32_t>(s.size()); }
+uint32_t len(std::string_view s) {
+  return static_cast<uint32_t>(s.size());
+}
 
 // proxy_http_call's ten arguments, laid out in probe memory.
 class HttpCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    setHeaders({{":method", "POST"}, {":path", "/v1/check"}, {":authority", "auth.local"}, {"X-Id", "7"}});
+    setHeaders(
+        {{":method", "POST"}, {":path", "/v1/check"}, {":authority", "auth.local"}, {"X-Id", "7"}});
     p.put(100, "auth_cluster");
     p.put(1000, "request body");
     trailers = abi::serializePairs({{"x-trailer", "t"}});
@@ -47,8 +50,10 @@ TEST_F(HttpCallTest, StartsTheCallAndWritesItsToken) {
   EXPECT_EQ(p.u32At(2000), token);
   EXPECT_NE(token, 0u);
   EXPECT_EQ(request.cluster, "auth_cluster");
-  EXPECT_EQ(request.headers,
-            (abi::Headers{{":method", "POST"}, {":path", "/v1/check"}, {":authority", "auth.local"}, {"X-Id", "7"}}));
+  EXPECT_EQ(request.headers, (abi::Headers{{":method", "POST"},
+                                           {":path", "/v1/check"},
+                                           {":authority", "auth.local"},
+                                           {"X-Id", "7"}}));
   EXPECT_EQ(request.body, "request body");
   EXPECT_EQ(request.trailers, (abi::Headers{{"x-trailer", "t"}}));
   EXPECT_EQ(request.timeout, 2500ms);
@@ -102,9 +107,9 @@ TEST_F(HttpCallTest, OtherErrorStatuses) {
   EXPECT_EQ(call(with(2, p.memorySize() - 4)), WasmResult::kInvalidMemoryAccess);  // headers
   EXPECT_EQ(call(with(4, 0xffffffffu)), WasmResult::kInvalidMemoryAccess);         // body
   EXPECT_EQ(call(with(7, 0x10000000u)), WasmResult::kInvalidMemoryAccess);         // trailers
-  EXPECT_EQ(call(with(3, len(headers) - 1)), WasmResult::kBadArgument);            // malformed headers
-  EXPECT_EQ(call(with(7, len(trailers) + 1)), WasmResult::kBadArgument);           // malformed trailers
-  EXPECT_EQ(call(with(8, 0x80000000u)), WasmResult::kBadArgument);                 // negative timeout
+  EXPECT_EQ(call(with(3, len(headers) - 1)), WasmResult::kBadArgument);   // malformed headers
+  EXPECT_EQ(call(with(7, len(trailers) + 1)), WasmResult::kBadArgument);  // malformed trailers
+  EXPECT_EQ(call(with(8, 0x80000000u)), WasmResult::kBadArgument);        // negative timeout
   EXPECT_TRUE(p.host.httpCalls.empty());
 }
 
@@ -122,7 +127,9 @@ class GrpcTest : public ::testing::Test {
   std::vector<uint64_t> callArgs() {
     return {100, 12, 200, 11, 300, 6, 400, len(metadata), 500, 11, 750, 2000};
   }
-  std::vector<uint64_t> streamArgs() { return {100, 12, 200, 11, 300, 6, 400, len(metadata), 2000}; }
+  std::vector<uint64_t> streamArgs() {
+    return {100, 12, 200, 11, 300, 6, 400, len(metadata), 2000};
+  }
   uint32_t startCall() {
     EXPECT_EQ(p.result("proxy_grpc_call", callArgs()), WasmResult::kOk);
     return p.u32At(2000);
@@ -198,7 +205,8 @@ TEST_F(GrpcTest, SendOnAStream) {
   EXPECT_EQ(p.host.grpcOps[1].token, token);
   EXPECT_EQ(p.host.grpcOps[1].message, "msg");
   EXPECT_TRUE(p.host.grpcOps[1].endStream);
-  EXPECT_EQ(p.result("proxy_grpc_send", {token, kWrapPtr, 0x200, 0}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_grpc_send", {token, kWrapPtr, 0x200, 0}),
+            WasmResult::kInvalidMemoryAccess);
 }
 
 TEST_F(GrpcTest, SendTokenKinds) {
@@ -248,7 +256,8 @@ TEST_F(GrpcTest, CloseAndCancelOfTokenZeroOrUnknown) {
 class CalloutPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto module = abi::PluginModule::load(testEngine(), readFixture("callout_plugin.wasm"), abi::VmLimits{});
+    auto module =
+        abi::PluginModule::load(testEngine(), readFixture("callout_plugin.wasm"), abi::VmLimits{});
     ASSERT_TRUE(module.isOk()) << module.status().toString();
     auto created = abi::PluginVm::create(*module, {}, host);
     ASSERT_TRUE(created.isOk()) << created.status().toString();
@@ -423,7 +432,8 @@ TEST_F(CalloutPluginTest, NoCallbacksForACancelledToken) {
   ASSERT_TRUE(vm->onGrpcReceive(token, "x").isOk());
   ASSERT_TRUE(vm->onGrpcTrailingMetadata(token, md).isOk());
   ASSERT_TRUE(vm->onGrpcClose(token, 1, "cancelled").isOk());
-  for (const char* cb : {"cb:grpc_initial_metadata", "cb:grpc_receive", "cb:grpc_trailing_metadata", "cb:grpc_close"}) {
+  for (const char* cb : {"cb:grpc_initial_metadata", "cb:grpc_receive", "cb:grpc_trailing_metadata",
+                         "cb:grpc_close"}) {
     EXPECT_EQ(logCount(cb), 0u) << cb;
   }
 }

@@ -31,7 +31,8 @@ TEST(ConcurrencyTest, SharedDataCasFromManyThreadsLosesNoUpdate) {
           ASSERT_NE(cas, 0u);  // 0 would mean "write unconditionally"
           std::string next = std::to_string(value + 1);
           p.put(300, next);
-          auto set = p.result("proxy_set_shared_data", {100, 7, 300, static_cast<uint32_t>(next.size()), cas});
+          auto set = p.result("proxy_set_shared_data",
+                              {100, 7, 300, static_cast<uint32_t>(next.size()), cas});
           if (set == abi::WasmResult::kOk) break;
           ASSERT_EQ(set, abi::WasmResult::kCasMismatch);
           ++casRetries;

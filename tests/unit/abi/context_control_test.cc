@@ -14,7 +14,8 @@ constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len
 TEST(SetEffectiveContextTest, RootAndLiveStreamsAreAccepted) {
   ProbeVm p;
   EXPECT_EQ(p.result("proxy_set_effective_context", {p.vm->rootContextId()}), WasmResult::kOk);
-  EXPECT_EQ(p.result("proxy_set_effective_context", {p.streamId}, p.vm->rootContextId()), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_set_effective_context", {p.streamId}, p.vm->rootContextId()),
+            WasmResult::kOk);
   FakeStream other;
   auto otherId = p.vm->createStream(other);
   ASSERT_TRUE(otherId.isOk());
@@ -55,7 +56,8 @@ TEST(CallForeignFunctionTest, NoFunctionsAreRegistered) {
   ProbeVm p;
   p.put(100, "compress");
   p.put(200, "args");
-  EXPECT_EQ(p.result("proxy_call_foreign_function", {100, 8, 200, 4, 300, 304}), WasmResult::kNotFound);
+  EXPECT_EQ(p.result("proxy_call_foreign_function", {100, 8, 200, 4, 300, 304}),
+            WasmResult::kNotFound);
   EXPECT_EQ(p.result("proxy_call_foreign_function", {100, 8, 0, 0, 0, 0}), WasmResult::kNotFound);
   EXPECT_EQ(p.result("proxy_call_foreign_function", {0, 0, 0, 0, 0, 0}), WasmResult::kNotFound);
 }
@@ -76,16 +78,20 @@ TEST(WrongContextTest, StreamHostcallsWithoutAStream) {
   p.stream.streamData.requestBody = "body";
   p.put(100, "k");
   runtime::FuncType one{{runtime::ValType::kI32}, {runtime::ValType::kI32}};
-  runtime::FuncType five{std::vector<runtime::ValType>(5, runtime::ValType::kI32), {runtime::ValType::kI32}};
-  runtime::FuncType four{std::vector<runtime::ValType>(4, runtime::ValType::kI32), {runtime::ValType::kI32}};
+  runtime::FuncType five{std::vector<runtime::ValType>(5, runtime::ValType::kI32),
+                         {runtime::ValType::kI32}};
+  runtime::FuncType four{std::vector<runtime::ValType>(4, runtime::ValType::kI32),
+                         {runtime::ValType::kI32}};
   for (uint32_t context : {0u, 4242u}) {
     auto call = [&](const char* name, const runtime::FuncType& type, std::vector<uint64_t> args) {
       auto r = p.vm->callExport(name, type, args, context, {});
       EXPECT_TRUE(r.isOk()) << r.status().toString();
       return r.isOk() ? static_cast<WasmResult>(*r) : static_cast<WasmResult>(0xdeadbeef);
     };
-    EXPECT_EQ(call("call_proxy_get_header_map_value", five, {0, 100, 1, 200, 204}), WasmResult::kBadArgument);
-    EXPECT_EQ(call("call_proxy_get_buffer_bytes", five, {0, 0, 10, 200, 204}), WasmResult::kNotFound);
+    EXPECT_EQ(call("call_proxy_get_header_map_value", five, {0, 100, 1, 200, 204}),
+              WasmResult::kBadArgument);
+    EXPECT_EQ(call("call_proxy_get_buffer_bytes", five, {0, 0, 10, 200, 204}),
+              WasmResult::kNotFound);
     EXPECT_EQ(call("call_proxy_set_property", four, {100, 1, 100, 1}), WasmResult::kNotFound);
     EXPECT_EQ(call("call_proxy_continue_stream", one, {0}), WasmResult::kNotFound);
     EXPECT_EQ(call("call_proxy_close_stream", one, {0}), WasmResult::kNotFound);

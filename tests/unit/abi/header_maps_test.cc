@@ -10,7 +10,9 @@ using abi::WasmResult;
 
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
-uint32_t len(std::string_view s) { return static_cast<uint32_t>(s.size()); }
+uint32_t len(std::string_view s) {
+  return static_cast<uint32_t>(s.size());
+}
 
 TEST(GetHeaderMapPairsTest, SerializesEveryEntryInOrderWithRepeats) {
   ProbeVm p;
@@ -36,19 +38,24 @@ TEST(GetHeaderMapPairsTest, EmptyOrUnavailableMapIsZeroZero) {
     EXPECT_EQ(p.u32At(204), 0u) << type;
   }
   // A root context has no request headers either.
-  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, 200, 204}, p.vm->rootContextId()), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, 200, 204}, p.vm->rootContextId()),
+            WasmResult::kOk);
 }
 
 TEST(GetHeaderMapPairsTest, ErrorStatuses) {
   ProbeVm p;
   p.stream.streamData.requestHeaders = {{"a", "1"}};
   EXPECT_EQ(p.result("proxy_get_header_map_pairs", {8, 200, 204}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0xffffffffu, 200, 204}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, p.memorySize() - 2, 204}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, 200, 0xffffffffu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0xffffffffu, 200, 204}),
+            WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, p.memorySize() - 2, 204}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, 200, 0xffffffffu}),
+            WasmResult::kInvalidMemoryAccess);
   // Empty results still write their zeroes: a bad slot is refused there too.
   p.stream.streamData.requestHeaders.clear();
-  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, 200, p.memorySize()}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_header_map_pairs", {0, 200, p.memorySize()}),
+            WasmResult::kInvalidMemoryAccess);
 }
 
 TEST(SetHeaderMapPairsTest, ReplacesTheWholeMapLowercasingNames) {
@@ -57,7 +64,8 @@ TEST(SetHeaderMapPairsTest, ReplacesTheWholeMapLowercasingNames) {
   std::string pairs = abi::serializePairs({{"X-New", "1"}, {"x-new", "2"}, {":path", "/p"}});
   p.put(100, pairs);
   EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 100, len(pairs)}), WasmResult::kOk);
-  EXPECT_EQ(p.stream.streamData.requestHeaders, (abi::Headers{{"x-new", "1"}, {"x-new", "2"}, {":path", "/p"}}));
+  EXPECT_EQ(p.stream.streamData.requestHeaders,
+            (abi::Headers{{"x-new", "1"}, {"x-new", "2"}, {":path", "/p"}}));
 }
 
 TEST(SetHeaderMapPairsTest, ZeroBytesOrAZeroCountClearTheMap) {
@@ -78,12 +86,15 @@ TEST(SetHeaderMapPairsTest, ErrorStatusesLeaveTheMapAlone) {
   std::string pairs = abi::serializePairs({{"a", "1"}});
   p.put(100, pairs);
   EXPECT_EQ(p.result("proxy_set_header_map_pairs", {8, 100, len(pairs)}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, kWrapPtr, 0x200}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, p.memorySize() - 4, 8}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, kWrapPtr, 0x200}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, p.memorySize() - 4, 8}),
+            WasmResult::kInvalidMemoryAccess);
   // Trailing bytes, a count larger than the data, and more pairs than the limit.
   std::string trailing = pairs + "x";
   p.put(300, trailing);
-  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 300, len(trailing)}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 300, len(trailing)}),
+            WasmResult::kBadArgument);
   std::string lying = pairs;
   lying[0] = 5;
   p.put(300, lying);
@@ -92,15 +103,17 @@ TEST(SetHeaderMapPairsTest, ErrorStatusesLeaveTheMapAlone) {
   tooMany[0] = 1025 & 0xff;
   tooMany[1] = 1025 >> 8;
   p.put(1000, tooMany);
-  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 1000, len(tooMany)}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 1000, len(tooMany)}),
+            WasmResult::kBadArgument);
   // Response headers before the response, and the read-only callout maps.
   EXPECT_EQ(p.result("proxy_set_header_map_pairs", {2, 100, len(pairs)}), WasmResult::kBadArgument);
   abi::HttpCallResponse response{{{":status", "200"}}, "", {}};
   abi::PluginVm::Frame frame;
   frame.callback = abi::Callback::kOnHttpCallResponse;
   frame.httpCallResponse = &response;
-  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {6, 100, len(pairs)}, p.vm->rootContextId(), frame),
-            WasmResult::kBadArgument);
+  EXPECT_EQ(
+      p.result("proxy_set_header_map_pairs", {6, 100, len(pairs)}, p.vm->rootContextId(), frame),
+      WasmResult::kBadArgument);
   EXPECT_EQ(response.headers, (abi::Headers{{":status", "200"}}));
   EXPECT_EQ(p.stream.streamData.requestHeaders, keep);
 }
@@ -122,18 +135,23 @@ TEST(GetHeaderMapValueTest, ErrorStatuses) {
   ProbeVm p;
   p.stream.streamData.requestHeaders = {{"x-a", "1"}};
   p.put(100, "x-a");
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {0xffffffffu, 100, 3, 200, 204}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {0, kWrapPtr, 0x200, 200, 204}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 3, 0xfffffffdu, 204}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {0xffffffffu, 100, 3, 200, 204}),
+            WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {0, kWrapPtr, 0x200, 200, 204}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 3, 0xfffffffdu, 204}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 3, 200, p.memorySize() - 1}),
             WasmResult::kInvalidMemoryAccess);
   p.put(100, "x-b");
   EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 3, 200, 204}), WasmResult::kNotFound);
   // Maps that are not available: response maps before the response, trailers with no stream.
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {3, 100, 3, 200, 204}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {3, 100, 3, 200, 204}),
+            WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_get_header_map_value", {1, 100, 3, 200, 204}, p.vm->rootContextId()),
             WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {4, 100, 3, 200, 204}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {4, 100, 3, 200, 204}),
+            WasmResult::kBadArgument);
 }
 
 TEST(ModifyHeaderMapTest, AddAppendsReplaceCollapsesRemoveRemovesAll) {
@@ -144,15 +162,19 @@ TEST(ModifyHeaderMapTest, AddAppendsReplaceCollapsesRemoveRemovesAll) {
   EXPECT_EQ(p.result("proxy_add_header_map_value", {0, 100, 3, 110, 1}), WasmResult::kOk);
   EXPECT_EQ(p.stream.streamData.requestHeaders, (abi::Headers{{"x-a", "1"}, {"x-a", "2"}}));
   p.put(120, "New-Header");
-  EXPECT_EQ(p.result("proxy_replace_header_map_value", {0, 120, 10, 110, 1}), WasmResult::kOk);  // adds
-  EXPECT_EQ(p.stream.streamData.requestHeaders.back(), (std::pair<std::string, std::string>{"new-header", "2"}));
+  EXPECT_EQ(p.result("proxy_replace_header_map_value", {0, 120, 10, 110, 1}),
+            WasmResult::kOk);  // adds
+  EXPECT_EQ(p.stream.streamData.requestHeaders.back(),
+            (std::pair<std::string, std::string>{"new-header", "2"}));
   p.put(110, "3");
   EXPECT_EQ(p.result("proxy_replace_header_map_value", {0, 100, 3, 110, 1}), WasmResult::kOk);
   EXPECT_EQ(p.stream.streamData.requestHeaders, (abi::Headers{{"x-a", "3"}, {"new-header", "2"}}));
-  EXPECT_EQ(p.result("proxy_add_header_map_value", {0, 100, 3, 0, 0}), WasmResult::kOk);  // empty value
+  EXPECT_EQ(p.result("proxy_add_header_map_value", {0, 100, 3, 0, 0}),
+            WasmResult::kOk);  // empty value
   EXPECT_EQ(p.result("proxy_remove_header_map_value", {0, 100, 3}), WasmResult::kOk);
   EXPECT_EQ(p.stream.streamData.requestHeaders, (abi::Headers{{"new-header", "2"}}));
-  EXPECT_EQ(p.result("proxy_remove_header_map_value", {0, 100, 3}), WasmResult::kOk);  // absent: still Ok
+  EXPECT_EQ(p.result("proxy_remove_header_map_value", {0, 100, 3}),
+            WasmResult::kOk);  // absent: still Ok
 }
 
 TEST(ModifyHeaderMapTest, EachWritableMapIsItsOwnStreamField) {
@@ -161,7 +183,8 @@ TEST(ModifyHeaderMapTest, EachWritableMapIsItsOwnStreamField) {
   p.put(100, "k");
   p.put(110, "v");
   for (uint32_t type = 0; type <= 3; ++type) {
-    EXPECT_EQ(p.result("proxy_add_header_map_value", {type, 100, 1, 110, 1}), WasmResult::kOk) << type;
+    EXPECT_EQ(p.result("proxy_add_header_map_value", {type, 100, 1, 110, 1}), WasmResult::kOk)
+        << type;
   }
   const abi::Headers one = {{"k", "v"}};
   EXPECT_EQ(p.stream.streamData.requestHeaders, one);
@@ -178,16 +201,22 @@ TEST(ModifyHeaderMapTest, ErrorStatuses) {
   p.put(110, "v");
   for (const char* call : {"proxy_add_header_map_value", "proxy_replace_header_map_value"}) {
     EXPECT_EQ(p.result(call, {8, 100, 1, 110, 1}), WasmResult::kBadArgument) << call;
-    EXPECT_EQ(p.result(call, {0, kWrapPtr, 0x200, 110, 1}), WasmResult::kInvalidMemoryAccess) << call;
-    EXPECT_EQ(p.result(call, {0, 100, 1, p.memorySize(), 1}), WasmResult::kInvalidMemoryAccess) << call;
-    EXPECT_EQ(p.result(call, {2, 100, 1, 110, 1}), WasmResult::kBadArgument) << call;  // no response yet
+    EXPECT_EQ(p.result(call, {0, kWrapPtr, 0x200, 110, 1}), WasmResult::kInvalidMemoryAccess)
+        << call;
+    EXPECT_EQ(p.result(call, {0, 100, 1, p.memorySize(), 1}), WasmResult::kInvalidMemoryAccess)
+        << call;
+    EXPECT_EQ(p.result(call, {2, 100, 1, 110, 1}), WasmResult::kBadArgument)
+        << call;  // no response yet
     for (uint32_t readOnly : {4u, 5u, 6u, 7u}) {
-      EXPECT_EQ(p.result(call, {readOnly, 100, 1, 110, 1}), WasmResult::kBadArgument) << call << readOnly;
+      EXPECT_EQ(p.result(call, {readOnly, 100, 1, 110, 1}), WasmResult::kBadArgument)
+          << call << readOnly;
     }
-    EXPECT_EQ(p.result(call, {0, 100, 1, 110, 1}, p.vm->rootContextId()), WasmResult::kBadArgument) << call;
+    EXPECT_EQ(p.result(call, {0, 100, 1, 110, 1}, p.vm->rootContextId()), WasmResult::kBadArgument)
+        << call;
   }
   EXPECT_EQ(p.result("proxy_remove_header_map_value", {8, 100, 1}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_remove_header_map_value", {0, 0xffffffffu, 2}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_remove_header_map_value", {0, 0xffffffffu, 2}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_remove_header_map_value", {6, 100, 1}), WasmResult::kBadArgument);
   EXPECT_TRUE(p.stream.streamData.requestHeaders.empty());
 }
@@ -200,11 +229,15 @@ TEST(HeaderMapAccessTest, OnLogReadsButDoesNotWrite) {
   abi::PluginVm::Frame logging;
   logging.callback = abi::Callback::kOnLog;
   p.put(100, "k");
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 1, 200, 204}, 0, logging), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 1, 200, 204}, 0, logging),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "v");
-  EXPECT_EQ(p.result("proxy_add_header_map_value", {0, 100, 1, 100, 1}, 0, logging), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_remove_header_map_value", {2, 100, 1}, 0, logging), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 0, 0}, 0, logging), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_add_header_map_value", {0, 100, 1, 100, 1}, 0, logging),
+            WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_remove_header_map_value", {2, 100, 1}, 0, logging),
+            WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_set_header_map_pairs", {0, 0, 0}, 0, logging),
+            WasmResult::kBadArgument);
   EXPECT_EQ(p.stream.streamData.requestHeaders, (abi::Headers{{"k", "v"}}));
 }
 
@@ -216,7 +249,8 @@ TEST(HeaderMapAccessTest, GrpcMetadataMapsOnlyInTheirCallbacks) {
   initial.callback = abi::Callback::kOnGrpcReceiveInitialMetadata;
   initial.grpcMetadata = &metadata;
   uint32_t root = p.vm->rootContextId();
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {4, 100, 13, 200, 204}, root, initial), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {4, 100, 13, 200, 204}, root, initial),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "identity");
   EXPECT_EQ(p.result("proxy_get_header_map_value", {5, 100, 13, 200, 204}, root, initial),
             WasmResult::kBadArgument);
@@ -226,7 +260,8 @@ TEST(HeaderMapAccessTest, GrpcMetadataMapsOnlyInTheirCallbacks) {
   abi::PluginVm::Frame trailing;
   trailing.callback = abi::Callback::kOnGrpcReceiveTrailingMetadata;
   trailing.grpcMetadata = &metadata;
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {5, 100, 13, 200, 204}, root, trailing), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {5, 100, 13, 200, 204}, root, trailing),
+            WasmResult::kOk);
   EXPECT_EQ(p.result("proxy_get_header_map_value", {4, 100, 13, 200, 204}, root, trailing),
             WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_get_header_map_size", {5, 200}, root, trailing), WasmResult::kOk);
@@ -241,15 +276,18 @@ TEST(HeaderMapAccessTest, HttpCalloutMapsOnlyWithAResponse) {
   frame.httpCallResponse = &response;
   uint32_t root = p.vm->rootContextId();
   p.put(100, ":status");
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {6, 100, 7, 200, 204}, root, frame), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {6, 100, 7, 200, 204}, root, frame),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "503");
   p.put(100, "grpc-status");
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {7, 100, 11, 200, 204}, root, frame), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {7, 100, 11, 200, 204}, root, frame),
+            WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "14");
   // A failed callout: the callback runs with no response, and the maps are not there.
   abi::PluginVm::Frame failed;
   failed.callback = abi::Callback::kOnHttpCallResponse;
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {6, 100, 7, 200, 204}, root, failed), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {6, 100, 7, 200, 204}, root, failed),
+            WasmResult::kBadArgument);
 }
 
 TEST(GetHeaderMapSizeTest, SumOfNameAndValueLengths) {
@@ -264,10 +302,13 @@ TEST(GetHeaderMapSizeTest, SumOfNameAndValueLengths) {
 TEST(GetHeaderMapSizeTest, ErrorStatuses) {
   ProbeVm p;
   EXPECT_EQ(p.result("proxy_get_header_map_size", {8, 200}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_header_map_size", {2, 200}), WasmResult::kBadArgument);  // no response yet
+  EXPECT_EQ(p.result("proxy_get_header_map_size", {2, 200}),
+            WasmResult::kBadArgument);  // no response yet
   EXPECT_EQ(p.result("proxy_get_header_map_size", {6, 200}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_get_header_map_size", {0, p.memorySize() - 3}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_header_map_size", {0, 200}, p.vm->rootContextId()), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_size", {0, p.memorySize() - 3}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_header_map_size", {0, 200}, p.vm->rootContextId()),
+            WasmResult::kBadArgument);
 }
 
 }  // namespace

@@ -31,8 +31,7 @@ TEST(HeaderMapTest, GetAddReplaceRemoveOnRequestHeaders) {
   EXPECT_EQ(p.returned(200, 204), "1");  // the first value only
   p.put(110, "v");
   EXPECT_EQ(p.result("proxy_replace_header_map_value", {0, 100, 3, 110, 1}), WasmResult::kOk);
-  EXPECT_EQ(p.stream.streamData.requestHeaders,
-            (abi::Headers{{":path", "/a"}, {"x-a", "v"}}));
+  EXPECT_EQ(p.stream.streamData.requestHeaders, (abi::Headers{{":path", "/a"}, {"x-a", "v"}}));
   EXPECT_EQ(p.result("proxy_remove_header_map_value", {0, 100, 3}), WasmResult::kOk);
   EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 3, 200, 204}), WasmResult::kNotFound);
 }
@@ -40,13 +39,15 @@ TEST(HeaderMapTest, GetAddReplaceRemoveOnRequestHeaders) {
 TEST(HeaderMapTest, ErrorStatuses) {
   ProbeVm p;
   p.put(100, "x-a");
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {8, 100, 3, 200, 204}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {8, 100, 3, 200, 204}),
+            WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_get_header_map_value", {0, kOutOfBounds, 3, 200, 204}),
             WasmResult::kInvalidMemoryAccess);
   // Response headers do not exist before the response arrives.
   EXPECT_EQ(p.result("proxy_add_header_map_value", {2, 100, 3, 100, 3}), WasmResult::kBadArgument);
   // Callout response maps are only readable inside the callout's callback.
-  EXPECT_EQ(p.result("proxy_get_header_map_value", {6, 100, 3, 200, 204}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_header_map_value", {6, 100, 3, 200, 204}),
+            WasmResult::kBadArgument);
   // A root context has no request headers.
   EXPECT_EQ(p.result("proxy_get_header_map_value", {0, 100, 3, 200, 204}, p.vm->rootContextId()),
             WasmResult::kBadArgument);
@@ -68,7 +69,8 @@ TEST(SharedDataTest, CasMismatchAndNotFound) {
   p.put(100, "key");
   EXPECT_EQ(p.result("proxy_get_shared_data", {100, 3, 200, 204, 208}), WasmResult::kNotFound);
   p.put(120, "v1");
-  EXPECT_EQ(p.result("proxy_set_shared_data", {100, 3, 120, 2, 12345}), WasmResult::kOk);  // new key
+  EXPECT_EQ(p.result("proxy_set_shared_data", {100, 3, 120, 2, 12345}),
+            WasmResult::kOk);  // new key
   EXPECT_EQ(p.result("proxy_get_shared_data", {100, 3, 200, 204, 208}), WasmResult::kOk);
   EXPECT_EQ(p.returned(200, 204), "v1");
   uint32_t cas = p.u32At(208);

@@ -39,7 +39,8 @@ TEST_P(IsolationTest, FailingPluginFailsAloneAndNeighbourKeepsAnswering) {
   auto failed = (*vm)->onRequestHeaders(*ctx, c.selector, true);
   ASSERT_FALSE(failed.isOk());
   EXPECT_EQ(failed.status().code(), c.expected) << failed.status().toString();
-  EXPECT_NE(failed.status().message().find(c.messagePart), std::string::npos) << failed.status().toString();
+  EXPECT_NE(failed.status().message().find(c.messagePart), std::string::npos)
+      << failed.status().toString();
   EXPECT_TRUE((*vm)->failed());
   // The failed VM refuses further callbacks with the same failure instead of running the guest.
   auto again = (*vm)->onRequestHeaders(*ctx, 0, true);

@@ -14,7 +14,8 @@ using std::chrono_literals::operator""ms;
 
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
-abi::PluginSpec specWithConfigurations(std::string vmConfiguration, std::string pluginConfiguration) {
+abi::PluginSpec specWithConfigurations(std::string vmConfiguration,
+                                       std::string pluginConfiguration) {
   abi::PluginSpec spec;
   spec.vmConfiguration = std::move(vmConfiguration);
   spec.pluginConfiguration = std::move(pluginConfiguration);
@@ -66,7 +67,8 @@ TEST(ProxyGetLogLevelTest, WritesTheHostLevelAsU32) {
 
 TEST(ProxyGetLogLevelTest, BadSlot) {
   ProbeVm p;
-  EXPECT_EQ(p.result("proxy_get_log_level", {p.memorySize() - 3}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_log_level", {p.memorySize() - 3}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_log_level", {0xfffffffeu}), WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_log_level", {p.memorySize() - 4}), WasmResult::kOk);
 }
@@ -89,7 +91,8 @@ TEST(ProxyGetCurrentTimeTest, NeedsAnEightByteSlot) {
   ProbeVm p;
   EXPECT_EQ(p.result("proxy_get_current_time_nanoseconds", {p.memorySize() - 4}),
             WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_current_time_nanoseconds", {0xfffffffcu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_current_time_nanoseconds", {0xfffffffcu}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_current_time_nanoseconds", {p.memorySize() - 8}), WasmResult::kOk);
 }
 
@@ -97,7 +100,8 @@ TEST(ProxySetTickPeriodTest, SetsReplacesAndCancelsFromAnyContext) {
   ProbeVm p;
   EXPECT_EQ(p.result("proxy_set_tick_period_milliseconds", {250}), WasmResult::kOk);
   EXPECT_EQ(p.host.tickPeriod, 250ms);
-  EXPECT_EQ(p.result("proxy_set_tick_period_milliseconds", {1000}, p.vm->rootContextId()), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_set_tick_period_milliseconds", {1000}, p.vm->rootContextId()),
+            WasmResult::kOk);
   EXPECT_EQ(p.host.tickPeriod, 1000ms);
   EXPECT_EQ(p.result("proxy_set_tick_period_milliseconds", {0}), WasmResult::kOk);
   EXPECT_EQ(p.host.tickPeriod, 0ms);
@@ -131,11 +135,14 @@ TEST(ProxyGetConfigurationTest, EmptyConfigurationIsZeroZeroAndBadSlotsFail) {
   EXPECT_EQ(p.result("proxy_get_configuration", {200, 204}), WasmResult::kOk);
   EXPECT_EQ(p.u32At(200), 0u);
   EXPECT_EQ(p.u32At(204), 0u);
-  EXPECT_EQ(p.result("proxy_get_configuration", {0xfffffffcu, 204}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_configuration", {0xfffffffcu, 204}),
+            WasmResult::kInvalidMemoryAccess);
 
   ProbeVm q(specWithConfigurations("vm", ""));
-  EXPECT_EQ(q.result("proxy_get_configuration", {200, q.memorySize()}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(q.result("proxy_get_configuration", {q.memorySize() - 2, 204}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(q.result("proxy_get_configuration", {200, q.memorySize()}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(q.result("proxy_get_configuration", {q.memorySize() - 2, 204}),
+            WasmResult::kInvalidMemoryAccess);
 }
 
 TEST(ProxyGetStatusTest, OutsideACalloutIsCodeZeroAndNoMessage) {
@@ -153,7 +160,8 @@ TEST(ProxyGetStatusTest, ReportsTheFramesCodeAndMessage) {
   frame.callback = abi::Callback::kOnGrpcClose;
   frame.statusCode = 14;
   frame.statusMessage = "upstream unavailable";
-  EXPECT_EQ(p.result("proxy_get_status", {200, 204, 208}, p.vm->rootContextId(), frame), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_get_status", {200, 204, 208}, p.vm->rootContextId(), frame),
+            WasmResult::kOk);
   EXPECT_EQ(p.u32At(200), 14u);
   EXPECT_EQ(p.returned(204, 208), "upstream unavailable");
 }
@@ -164,9 +172,12 @@ TEST(ProxyGetStatusTest, BadSlots) {
   frame.statusCode = 11;
   frame.statusMessage = "reset";
   uint32_t end = p.memorySize();
-  EXPECT_EQ(p.result("proxy_get_status", {end - 3, 204, 208}, 0, frame), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_status", {200, end, 208}, 0, frame), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_status", {200, 204, 0xffffffffu}, 0, frame), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_status", {end - 3, 204, 208}, 0, frame),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_status", {200, end, 208}, 0, frame),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_status", {200, 204, 0xffffffffu}, 0, frame),
+            WasmResult::kInvalidMemoryAccess);
   // With an empty message only the code slot and the two zeroed slots matter.
   EXPECT_EQ(p.result("proxy_get_status", {200, 204, end - 1}), WasmResult::kInvalidMemoryAccess);
 }

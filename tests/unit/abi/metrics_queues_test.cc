@@ -11,13 +11,16 @@ using runtime::ValType;
 
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
-uint32_t len(std::string_view s) { return static_cast<uint32_t>(s.size()); }
+uint32_t len(std::string_view s) {
+  return static_cast<uint32_t>(s.size());
+}
 
 // proxy_increment_metric and proxy_record_metric take (i32 id, i64 value).
 WasmResult metricCall(ProbeVm& p, const std::string& hostcall, uint32_t id, int64_t value) {
   runtime::FuncType type{{ValType::kI32, ValType::kI64}, {ValType::kI32}};
-  auto r = p.vm->callExport("call_" + hostcall, type, std::vector<uint64_t>{id, static_cast<uint64_t>(value)},
-                            p.streamId, {});
+  auto r =
+      p.vm->callExport("call_" + hostcall, type,
+                       std::vector<uint64_t>{id, static_cast<uint64_t>(value)}, p.streamId, {});
   EXPECT_TRUE(r.isOk()) << r.status().toString();
   return r.isOk() ? static_cast<WasmResult>(*r) : static_cast<WasmResult>(0xdeadbeef);
 }
@@ -99,8 +102,10 @@ TEST(MetricsTest, DefineErrorStatuses) {
   p.put(200, std::string(4, '\x12'));
   EXPECT_EQ(p.result("proxy_define_metric", {3, 100, 1, 200}), WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_define_metric", {0xffffffffu, 100, 1, 200}), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_define_metric", {0, kWrapPtr, 0x200, 200}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_define_metric", {0, 100, 1, p.memorySize() - 2}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_define_metric", {0, kWrapPtr, 0x200, 200}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_define_metric", {0, 100, 1, p.memorySize() - 2}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.u32At(200), 0x12121212u);
   EXPECT_TRUE(p.host.metricStore.snapshot().empty());  // nothing defined by a refused call
 }
@@ -119,7 +124,8 @@ TEST(MetricsTest, UnknownIdsAreNotFound) {
 TEST(MetricsTest, GetMetricNeedsAnEightByteSlot) {
   ProbeVm p;
   uint32_t id = define(p, 0, "c");
-  EXPECT_EQ(p.result("proxy_get_metric", {id, p.memorySize() - 4}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_metric", {id, p.memorySize() - 4}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_metric", {id, 0xfffffffcu}), WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_metric", {id, p.memorySize() - 8}), WasmResult::kOk);
 }
@@ -167,12 +173,16 @@ TEST(SharedDataTest, ErrorStatuses) {
   ProbeVm p(specWithVmId("mq_test_errors"));
   p.put(100, "k");
   p.put(120, "v");
-  EXPECT_EQ(p.result("proxy_set_shared_data", {kWrapPtr, 0x200, 120, 1, 0}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_set_shared_data", {100, 1, p.memorySize(), 1, 0}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_shared_data", {kWrapPtr, 0x200, 120, 1, 0}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_shared_data", {100, 1, p.memorySize(), 1, 0}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_shared_data", {100, 1, 200, 204, 208}), WasmResult::kNotFound);
   EXPECT_EQ(p.result("proxy_set_shared_data", {100, 1, 120, 1, 0}), WasmResult::kOk);
-  EXPECT_EQ(p.result("proxy_get_shared_data", {kWrapPtr, 0x200, 200, 204, 208}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_shared_data", {100, 1, 0xffffffffu, 204, 208}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_shared_data", {kWrapPtr, 0x200, 200, 204, 208}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_shared_data", {100, 1, 0xffffffffu, 204, 208}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_shared_data", {100, 1, 200, p.memorySize() - 1, 208}),
             WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(p.result("proxy_get_shared_data", {100, 1, 200, 204, p.memorySize() - 3}),
@@ -183,8 +193,9 @@ TEST(SharedDataTest, ValuesOverTheLimitAreRefused) {
   ProbeVm p(specWithVmId("mq_test_big"));
   // Grow guest memory past 1 MiB through the probe's own allocator.
   runtime::FuncType mallocType{{ValType::kI32}, {ValType::kI32}};
-  auto block = p.vm->callExport("malloc", mallocType, std::vector<uint64_t>{abi::kMaxSharedDataValueBytes + 16},
-                                p.streamId, {});
+  auto block =
+      p.vm->callExport("malloc", mallocType,
+                       std::vector<uint64_t>{abi::kMaxSharedDataValueBytes + 16}, p.streamId, {});
   ASSERT_TRUE(block.isOk());
   uint32_t ptr = static_cast<uint32_t>(*block);
   ASSERT_NE(ptr, 0u);
@@ -192,7 +203,8 @@ TEST(SharedDataTest, ValuesOverTheLimitAreRefused) {
   EXPECT_EQ(p.result("proxy_set_shared_data", {100, 1, ptr, abi::kMaxSharedDataValueBytes + 1, 0}),
             WasmResult::kBadArgument);
   EXPECT_EQ(p.result("proxy_get_shared_data", {100, 1, 200, 204, 208}), WasmResult::kNotFound);
-  EXPECT_EQ(p.result("proxy_set_shared_data", {100, 1, ptr, abi::kMaxSharedDataValueBytes, 0}), WasmResult::kOk);
+  EXPECT_EQ(p.result("proxy_set_shared_data", {100, 1, ptr, abi::kMaxSharedDataValueBytes, 0}),
+            WasmResult::kOk);
 }
 
 // ---- Shared queues. ----
@@ -220,7 +232,8 @@ TEST_F(SharedQueueTest, RegisterResolveEnqueueDequeueInOrder) {
   uint32_t token = registerQueue(p, "jobs");
   EXPECT_NE(token, 0u);
   p.put(100, "jobs");
-  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 100, 4, 310}), WasmResult::kOk);  // own vm_id
+  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 100, 4, 310}),
+            WasmResult::kOk);  // own vm_id
   EXPECT_EQ(p.u32At(310), token);
   EXPECT_EQ(enqueue(p, token, "one"), WasmResult::kOk);
   EXPECT_EQ(enqueue(p, token, ""), WasmResult::kOk);
@@ -295,19 +308,27 @@ TEST_F(SharedQueueTest, UnknownNamesAndTokens) {
 TEST_F(SharedQueueTest, MemoryErrorStatuses) {
   ProbeVm p(specWithVmId("mq_queue_memory"));
   p.put(100, "mem");
-  EXPECT_EQ(p.result("proxy_register_shared_queue", {kWrapPtr, 0x200, 300}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_register_shared_queue", {100, 3, p.memorySize() - 2}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_register_shared_queue", {kWrapPtr, 0x200, 300}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_register_shared_queue", {100, 3, p.memorySize() - 2}),
+            WasmResult::kInvalidMemoryAccess);
   // A refused register creates nothing.
   EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 100, 3, 310}), WasmResult::kNotFound);
   uint32_t token = registerQueue(p, "mem");
-  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {kWrapPtr, 0x200, 100, 3, 310}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 0xffffffffu, 3, 310}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 100, 3, 0xffffffffu}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_enqueue_shared_queue", {token, kWrapPtr, 0x200}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {kWrapPtr, 0x200, 100, 3, 310}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 0xffffffffu, 3, 310}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_resolve_shared_queue", {0, 0, 100, 3, 0xffffffffu}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_enqueue_shared_queue", {token, kWrapPtr, 0x200}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(dequeue(p, token), WasmResult::kEmpty);  // the refused enqueue added nothing
   EXPECT_EQ(enqueue(p, token, "v"), WasmResult::kOk);
-  EXPECT_EQ(p.result("proxy_dequeue_shared_queue", {token, p.memorySize() - 3, 504}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_dequeue_shared_queue", {token, 500, 0xfffffffdu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_dequeue_shared_queue", {token, p.memorySize() - 3, 504}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_dequeue_shared_queue", {token, 500, 0xfffffffdu}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_EQ(dequeue(p, token), WasmResult::kOk);  // the item was not lost to a bad slot
   EXPECT_EQ(p.returned(500, 504), "v");
 }

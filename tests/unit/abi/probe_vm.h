@@ -53,12 +53,13 @@ class ProbeVm {
                 abi::PluginVm::Frame frame = {}) {
     runtime::FuncType type{std::vector<runtime::ValType>(args.size(), runtime::ValType::kI32),
                            {runtime::ValType::kI32}};
-    auto r = vm->callExport("call_" + hostcall, type, args, context ? context : streamId, std::move(frame));
+    auto r = vm->callExport("call_" + hostcall, type, args, context ? context : streamId,
+                            std::move(frame));
     EXPECT_TRUE(r.isOk()) << r.status().toString();
     return r.isOk() ? static_cast<uint32_t>(*r) : 0xdeadbeef;
   }
-  abi::WasmResult result(const std::string& hostcall, std::vector<uint64_t> args, uint32_t context = 0,
-                         abi::PluginVm::Frame frame = {}) {
+  abi::WasmResult result(const std::string& hostcall, std::vector<uint64_t> args,
+                         uint32_t context = 0, abi::PluginVm::Frame frame = {}) {
     return static_cast<abi::WasmResult>(call(hostcall, std::move(args), context, std::move(frame)));
   }
 

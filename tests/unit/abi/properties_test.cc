@@ -28,15 +28,17 @@ class PropertiesTest : public ::testing::Test {
   WasmResult get(std::string_view path, uint32_t context = 0) {
     p.put(1000, path);
     p.put(200, std::string(8, '\x5c'));
-    return p.result("proxy_get_property", {1000, static_cast<uint32_t>(path.size()), 200, 204}, context);
+    return p.result("proxy_get_property", {1000, static_cast<uint32_t>(path.size()), 200, 204},
+                    context);
   }
   std::string value() { return p.returned(200, 204); }
   WasmResult set(std::string_view path, std::string_view value, uint32_t context = 0) {
     p.put(1000, path);
     p.put(3000, value);
-    return p.result("proxy_set_property", {1000, static_cast<uint32_t>(path.size()), 3000,
-                                           static_cast<uint32_t>(value.size())},
-                    context);
+    return p.result(
+        "proxy_set_property",
+        {1000, static_cast<uint32_t>(path.size()), 3000, static_cast<uint32_t>(value.size())},
+        context);
   }
   static int64_t decodeInt(const std::string& bytes) {
     int64_t v = 0;
@@ -71,15 +73,20 @@ TEST_F(PropertiesTest, EmptyValueIsZeroZeroOk) {
 }
 
 TEST_F(PropertiesTest, RequestAttributesFromTheHeaders) {
-  p.stream.streamData.requestHeaders = {{":method", "POST"}, {":scheme", "https"}, {":authority", "example.com"},
-                                        {":path", "/a/b?x=1&y=2#frag"}, {"referer", "https://r/"},
-                                        {"user-agent", "curl/8"}, {"x-request-id", "req-1"}};
-  const std::pair<std::string, std::string> expected[] = {
-      {"request\0path"s, "/a/b?x=1&y=2#frag"}, {"request\0url_path"s, "/a/b"},
-      {"request\0query"s, "x=1&y=2"},          {"request\0host"s, "example.com"},
-      {"request\0scheme"s, "https"},           {"request\0method"s, "POST"},
-      {"request\0referer"s, "https://r/"},     {"request\0useragent"s, "curl/8"},
-      {"request\0id"s, "req-1"}};
+  p.stream.streamData.requestHeaders = {
+      {":method", "POST"},           {":scheme", "https"},
+      {":authority", "example.com"}, {":path", "/a/b?x=1&y=2#frag"},
+      {"referer", "https://r/"},     {"user-agent", "curl/8"},
+      {"x-request-id", "req-1"}};
+  const std::pair<std::string, std::string> expected[] = {{"request\0path"s, "/a/b?x=1&y=2#frag"},
+                                                          {"request\0url_path"s, "/a/b"},
+                                                          {"request\0query"s, "x=1&y=2"},
+                                                          {"request\0host"s, "example.com"},
+                                                          {"request\0scheme"s, "https"},
+                                                          {"request\0method"s, "POST"},
+                                                          {"request\0referer"s, "https://r/"},
+                                                          {"request\0useragent"s, "curl/8"},
+                                                          {"request\0id"s, "req-1"}};
   for (const auto& [path, want] : expected) {
     // Section 8.14: without the trailing NUL and with it (the C++ SDK).
     ASSERT_EQ(get(path), WasmResult::kOk) << path;
@@ -104,7 +111,8 @@ TEST_F(PropertiesTest, QueryEdges) {
 }
 
 TEST_F(PropertiesTest, RequestHeadersMapJoinsRepeatsAndKeepsOrder) {
-  p.stream.streamData.requestHeaders = {{":path", "/"}, {"accept", "a"}, {"x-b", "1"}, {"accept", "b"}};
+  p.stream.streamData.requestHeaders = {
+      {":path", "/"}, {"accept", "a"}, {"x-b", "1"}, {"accept", "b"}};
   ASSERT_EQ(get("request\0headers"s), WasmResult::kOk);
   EXPECT_EQ(value(), abi::serializePairs({{":path", "/"}, {"accept", "a,b"}, {"x-b", "1"}}));
   ASSERT_EQ(get("request\0headers\0accept"s), WasmResult::kOk);
@@ -118,7 +126,8 @@ TEST_F(PropertiesTest, RequestHeadersMapJoinsRepeatsAndKeepsOrder) {
 }
 
 TEST_F(PropertiesTest, ResponseAttributesOnceTheResponseArrived) {
-  p.stream.streamData.responseHeaders = {{":status", "404"}, {"grpc-status", "5"}, {"via", "a"}, {"via", "b"}};
+  p.stream.streamData.responseHeaders = {
+      {":status", "404"}, {"grpc-status", "5"}, {"via", "a"}, {"via", "b"}};
   p.stream.streamData.responseTrailers = {{"grpc-status", "7"}};
   EXPECT_EQ(get("response\0code"s), WasmResult::kNotFound);  // not received yet
   p.stream.streamData.responseHeadersReceived = true;
@@ -169,8 +178,10 @@ TEST_F(PropertiesTest, FilterStateIsPerStream) {
 TEST_F(PropertiesTest, SetPropertyErrorStatuses) {
   EXPECT_EQ(set("k", "v", p.vm->rootContextId()), WasmResult::kNotFound);  // no stream
   EXPECT_TRUE(p.stream.streamData.filterState.empty());
-  EXPECT_EQ(p.result("proxy_set_property", {kWrapPtr, 0x200, 3000, 1}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_set_property", {1000, 1, p.memorySize() - 1, 2}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_property", {kWrapPtr, 0x200, 3000, 1}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_set_property", {1000, 1, p.memorySize() - 1, 2}),
+            WasmResult::kInvalidMemoryAccess);
   EXPECT_TRUE(p.stream.streamData.filterState.empty());
 }
 
@@ -198,15 +209,21 @@ TEST_F(PropertiesTest, UnknownPathsAreNotFound) {
 }
 
 TEST_F(PropertiesTest, GetPropertyErrorStatuses) {
-  EXPECT_EQ(p.result("proxy_get_property", {kWrapPtr, 0x200, 200, 204}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_property", {p.memorySize() - 2, 4, 200, 204}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_property", {0, abi::kMaxPropertyPathBytes + 1, 200, 204}), WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_get_property", {kWrapPtr, 0x200, 200, 204}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_property", {p.memorySize() - 2, 4, 200, 204}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_property", {0, abi::kMaxPropertyPathBytes + 1, 200, 204}),
+            WasmResult::kBadArgument);
   // The slots are checked before the path is resolved, so a bad slot wins over NotFound.
   p.put(1000, "plugin_name");
-  EXPECT_EQ(p.result("proxy_get_property", {1000, 11, p.memorySize() - 3, 204}), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_get_property", {1000, 11, 200, 0xffffffffu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_property", {1000, 11, p.memorySize() - 3, 204}),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_property", {1000, 11, 200, 0xffffffffu}),
+            WasmResult::kInvalidMemoryAccess);
   p.put(1000, "nothing");
-  EXPECT_EQ(p.result("proxy_get_property", {1000, 7, 200, 0xffffffffu}), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_get_property", {1000, 7, 200, 0xffffffffu}),
+            WasmResult::kInvalidMemoryAccess);
 }
 
 // Every plugin in a chain sees the same stream: one must not be able to spoof request.path or

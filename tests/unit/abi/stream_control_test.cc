@@ -12,7 +12,9 @@ using abi::WasmResult;
 
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
-uint32_t len(std::string_view s) { return static_cast<uint32_t>(s.size()); }
+uint32_t len(std::string_view s) {
+  return static_cast<uint32_t>(s.size());
+}
 
 TEST(ContinueStreamTest, ResumesEachDirection) {
   ProbeVm p;
@@ -20,7 +22,8 @@ TEST(ContinueStreamTest, ResumesEachDirection) {
     EXPECT_EQ(p.result("proxy_continue_stream", {type}), WasmResult::kOk) << type;
   }
   EXPECT_EQ(p.stream.continued,
-            (std::vector<StreamType>{StreamType::kHttpRequest, StreamType::kHttpResponse, StreamType::kDownstream}));
+            (std::vector<StreamType>{StreamType::kHttpRequest, StreamType::kHttpResponse,
+                                     StreamType::kDownstream}));
 }
 
 TEST(ContinueStreamTest, ErrorStatuses) {
@@ -37,8 +40,9 @@ TEST(CloseStreamTest, ClosesEachDirection) {
   for (uint32_t type = 0; type <= 3; ++type) {
     EXPECT_EQ(p.result("proxy_close_stream", {type}), WasmResult::kOk) << type;
   }
-  EXPECT_EQ(p.stream.closed, (std::vector<StreamType>{StreamType::kHttpRequest, StreamType::kHttpResponse,
-                                                      StreamType::kDownstream, StreamType::kUpstream}));
+  EXPECT_EQ(p.stream.closed,
+            (std::vector<StreamType>{StreamType::kHttpRequest, StreamType::kHttpResponse,
+                                     StreamType::kDownstream, StreamType::kUpstream}));
   EXPECT_TRUE(p.stream.continued.empty());
 }
 
@@ -53,7 +57,8 @@ TEST(Abi010StreamControlTest, ContinueRequestAndResponse) {
   ProbeVm p;
   EXPECT_EQ(p.result("proxy_continue_request", {}), WasmResult::kOk);
   EXPECT_EQ(p.result("proxy_continue_response", {}), WasmResult::kOk);
-  EXPECT_EQ(p.stream.continued, (std::vector<StreamType>{StreamType::kHttpRequest, StreamType::kHttpResponse}));
+  EXPECT_EQ(p.stream.continued,
+            (std::vector<StreamType>{StreamType::kHttpRequest, StreamType::kHttpResponse}));
   EXPECT_EQ(p.result("proxy_continue_request", {}, p.vm->rootContextId()), WasmResult::kNotFound);
   EXPECT_EQ(p.result("proxy_continue_response", {}, p.vm->rootContextId()), WasmResult::kNotFound);
 }
@@ -105,14 +110,19 @@ TEST_F(SendLocalResponseTest, ErrorStatusesSendNothing) {
     a[index] = value;
     return a;
   };
-  EXPECT_EQ(p.result("proxy_send_local_response", with(1, kWrapPtr)), WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_send_local_response", with(1, kWrapPtr)),
+            WasmResult::kInvalidMemoryAccess);
   auto wrapped = with(1, kWrapPtr);
   wrapped[2] = 0x200;
   EXPECT_EQ(p.result("proxy_send_local_response", wrapped), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_send_local_response", with(3, p.memorySize() - 3)), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_send_local_response", with(5, 0xffffffffu)), WasmResult::kInvalidMemoryAccess);
-  EXPECT_EQ(p.result("proxy_send_local_response", with(6, len(headers) - 1)), WasmResult::kBadArgument);
-  EXPECT_EQ(p.result("proxy_send_local_response", args(), p.vm->rootContextId()), WasmResult::kNotFound);
+  EXPECT_EQ(p.result("proxy_send_local_response", with(3, p.memorySize() - 3)),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_send_local_response", with(5, 0xffffffffu)),
+            WasmResult::kInvalidMemoryAccess);
+  EXPECT_EQ(p.result("proxy_send_local_response", with(6, len(headers) - 1)),
+            WasmResult::kBadArgument);
+  EXPECT_EQ(p.result("proxy_send_local_response", args(), p.vm->rootContextId()),
+            WasmResult::kNotFound);
   EXPECT_TRUE(p.stream.localResponses.empty());
 }
 

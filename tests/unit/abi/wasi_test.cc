@@ -15,7 +15,8 @@ constexpr uint32_t kSuccess = 0, kBadf = 8, kFault = 21, kInval = 28, kNoent = 4
 constexpr uint32_t kWrapPtr = 0xffffff00u;  // with a length of 0x200, ptr + len passes 2^32
 
 // Calls call_<name> with parameter types by letter ('i' i32, 'I' i64) and an i32 result.
-uint32_t wasi(ProbeVm& p, const std::string& name, std::string_view params, std::vector<uint64_t> args) {
+uint32_t wasi(ProbeVm& p, const std::string& name, std::string_view params,
+              std::vector<uint64_t> args) {
   runtime::FuncType type{{}, {ValType::kI32}};
   for (char c : params) type.params.push_back(c == 'I' ? ValType::kI64 : ValType::kI32);
   auto r = p.vm->callExport("call_" + name, type, args, p.streamId, {});
@@ -44,9 +45,11 @@ TEST(FdWriteTest, StdoutLogsAtInfoStderrAtError) {
   EXPECT_EQ(wasi(p, "fd_write", "iiii", {1, 100, n, 300}), kSuccess);
   EXPECT_EQ(p.u32At(300), 12u);  // every byte counts as written, the newline too
   ASSERT_FALSE(p.host.logs.empty());
-  EXPECT_EQ(p.host.logs.back(), (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kInfo, "hello world"}));
+  EXPECT_EQ(p.host.logs.back(),
+            (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kInfo, "hello world"}));
   EXPECT_EQ(wasi(p, "fd_write", "iiii", {2, 100, n, 300}), kSuccess);
-  EXPECT_EQ(p.host.logs.back(), (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kError, "hello world"}));
+  EXPECT_EQ(p.host.logs.back(),
+            (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kError, "hello world"}));
 }
 
 TEST(FdWriteTest, DropsOnlyOneTrailingNewline) {
@@ -70,7 +73,7 @@ TEST(FdWriteTest, BadMemoryIsFault) {
   ProbeVm p;
   uint32_t n = putIovecs(p, {"x"});
   EXPECT_EQ(wasi(p, "fd_write", "iiii", {1, kWrapPtr, 0x40, 300}), kFault);         // iovec array
-  EXPECT_EQ(wasi(p, "fd_write", "iiii", {1, 0xfffffffcu, 1, 300}), kFault);        // iovec wraps
+  EXPECT_EQ(wasi(p, "fd_write", "iiii", {1, 0xfffffffcu, 1, 300}), kFault);         // iovec wraps
   EXPECT_EQ(wasi(p, "fd_write", "iiii", {1, p.memorySize() - 4, 1, 300}), kFault);  // half an iovec
   EXPECT_EQ(wasi(p, "fd_write", "iiii", {1, 100, n, p.memorySize() - 2}), kFault);  // nwritten slot
   p.put(100, std::string("\x00\xff\xff\xff\x00\x02\x00\x00", 8));  // buf 0xffffff00, len 0x200
@@ -89,7 +92,8 @@ TEST(FdPwriteTest, LikeFdWriteIgnoringTheOffset) {
   ProbeVm p;
   uint32_t n = putIovecs(p, {"at offset\n"});
   EXPECT_EQ(wasi(p, "fd_pwrite", "iiiIi", {2, 100, n, 12345, 300}), kSuccess);
-  EXPECT_EQ(p.host.logs.back(), (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kError, "at offset"}));
+  EXPECT_EQ(p.host.logs.back(),
+            (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kError, "at offset"}));
   EXPECT_EQ(p.u32At(300), 10u);
   EXPECT_EQ(wasi(p, "fd_pwrite", "iiiIi", {5, 100, n, 0, 300}), kBadf);
   EXPECT_EQ(wasi(p, "fd_pwrite", "iiiIi", {1, kWrapPtr, 0x40, 0, 300}), kFault);
@@ -132,8 +136,9 @@ TEST(WasiFdTest, StdioOnlyStubs) {
     const char* name;
     const char* params;
   };
-  for (Stub s : {Stub{"fd_fdstat_set_rights", "iII"}, Stub{"fd_allocate", "iII"}, Stub{"fd_datasync", "i"},
-                 Stub{"fd_sync", "i"}, Stub{"fd_filestat_set_size", "iI"}, Stub{"fd_filestat_set_times", "iIIi"}}) {
+  for (Stub s : {Stub{"fd_fdstat_set_rights", "iII"}, Stub{"fd_allocate", "iII"},
+                 Stub{"fd_datasync", "i"}, Stub{"fd_sync", "i"}, Stub{"fd_filestat_set_size", "iI"},
+                 Stub{"fd_filestat_set_times", "iIIi"}}) {
     std::vector<uint64_t> args(std::strlen(s.params), 0);
     for (uint32_t fd : {1u, 2u}) {
       args[0] = fd;
@@ -150,7 +155,8 @@ TEST(WasiFdTest, StdioOnlyStubs) {
 TEST(WasiFdTest, NoFilesAndNoPreopens) {
   ProbeVm p;
   EXPECT_EQ(wasi(p, "fd_filestat_get", "ii", {1, 300}), kBadf);
-  for (uint32_t fd = 0; fd < 5; ++fd) EXPECT_EQ(wasi(p, "fd_prestat_get", "ii", {fd, 300}), kBadf) << fd;
+  for (uint32_t fd = 0; fd < 5; ++fd)
+    EXPECT_EQ(wasi(p, "fd_prestat_get", "ii", {fd, 300}), kBadf) << fd;
   EXPECT_EQ(wasi(p, "fd_prestat_dir_name", "iii", {3, 300, 10}), kNosys);
   p.put(300, std::string(4, '\x11'));
   EXPECT_EQ(wasi(p, "fd_readdir", "iiiIi", {3, 400, 64, 0, 300}), kBadf);
@@ -199,7 +205,8 @@ TEST(WasiEnvironTest, EmptyEnvironmentAndBadMemory) {
   EXPECT_EQ(wasi(p, "environ_sizes_get", "ii", {300, 304}), kSuccess);
   EXPECT_EQ(p.u32At(300), 0u);
   EXPECT_EQ(p.u32At(304), 0u);
-  EXPECT_EQ(wasi(p, "environ_get", "ii", {0xffffffffu, 0xffffffffu}), kSuccess);  // nothing to write
+  EXPECT_EQ(wasi(p, "environ_get", "ii", {0xffffffffu, 0xffffffffu}),
+            kSuccess);  // nothing to write
 
   abi::PluginSpec spec;
   spec.environment = {{"K", "V"}};
@@ -207,7 +214,8 @@ TEST(WasiEnvironTest, EmptyEnvironmentAndBadMemory) {
   EXPECT_EQ(wasi(q, "environ_sizes_get", "ii", {q.memorySize() - 2, 304}), kFault);
   EXPECT_EQ(wasi(q, "environ_sizes_get", "ii", {300, 0xfffffffdu}), kFault);
   EXPECT_EQ(wasi(q, "environ_get", "ii", {q.memorySize() - 3, 500}), kFault);
-  EXPECT_EQ(wasi(q, "environ_get", "ii", {400, q.memorySize() - 3}), kFault);  // "K=V\0" does not fit
+  EXPECT_EQ(wasi(q, "environ_get", "ii", {400, q.memorySize() - 3}),
+            kFault);  // "K=V\0" does not fit
 }
 
 TEST(WasiArgsTest, NoArguments) {
@@ -318,7 +326,8 @@ TEST(WasiProcExitTest, TrapsTheVmAndLogs) {
 TEST(WasiProcExitTest, ExitZeroAfterStartIsACrashToo) {
   ProbeVm p;
   runtime::FuncType type{{ValType::kI32}, {}};
-  auto r = p.vm->callExport("call_unstable_proc_exit", type, std::vector<uint64_t>{0}, p.streamId, {});
+  auto r =
+      p.vm->callExport("call_unstable_proc_exit", type, std::vector<uint64_t>{0}, p.streamId, {});
   ASSERT_FALSE(r.isOk());
   EXPECT_TRUE(p.vm->failed());
 }
@@ -335,47 +344,71 @@ TEST(WasiUnstableTest, AnswersLikePreview1) {
     std::vector<uint64_t> args;
   };
   const Case cases[] = {
-      {"fd_write", "iiii", {1, 100, n, 300}},        {"fd_write", "iiii", {7, 100, n, 300}},
-      {"fd_write", "iiii", {1, kWrapPtr, 64, 300}},  {"fd_read", "iiii", {0, 100, 1, 300}},
-      {"fd_pwrite", "iiiIi", {1, 100, n, 0, 300}},   {"fd_pread", "iiiIi", {0, 100, 1, 0, 300}},
-      {"fd_seek", "iIii", {1, 0, 0, 300}},           {"fd_tell", "ii", {1, 300}},
-      {"fd_close", "i", {1}},                        {"fd_fdstat_get", "ii", {1, 300}},
-      {"fd_fdstat_get", "ii", {5, 300}},             {"fd_fdstat_set_flags", "ii", {1, 0}},
-      {"fd_fdstat_set_rights", "iII", {1, 0, 0}},    {"fd_allocate", "iII", {5, 0, 0}},
-      {"fd_datasync", "i", {2}},                     {"fd_sync", "i", {3}},
-      {"fd_filestat_set_size", "iI", {1, 0}},        {"fd_filestat_set_times", "iIIi", {4, 0, 0, 0}},
-      {"fd_advise", "iIIi", {1, 0, 0, 0}},           {"fd_filestat_get", "ii", {1, 300}},
-      {"fd_prestat_get", "ii", {3, 300}},            {"fd_prestat_dir_name", "iii", {3, 300, 1}},
-      {"fd_readdir", "iiiIi", {3, 400, 1, 0, 300}},  {"fd_renumber", "ii", {1, 2}},
+      {"fd_write", "iiii", {1, 100, n, 300}},
+      {"fd_write", "iiii", {7, 100, n, 300}},
+      {"fd_write", "iiii", {1, kWrapPtr, 64, 300}},
+      {"fd_read", "iiii", {0, 100, 1, 300}},
+      {"fd_pwrite", "iiiIi", {1, 100, n, 0, 300}},
+      {"fd_pread", "iiiIi", {0, 100, 1, 0, 300}},
+      {"fd_seek", "iIii", {1, 0, 0, 300}},
+      {"fd_tell", "ii", {1, 300}},
+      {"fd_close", "i", {1}},
+      {"fd_fdstat_get", "ii", {1, 300}},
+      {"fd_fdstat_get", "ii", {5, 300}},
+      {"fd_fdstat_set_flags", "ii", {1, 0}},
+      {"fd_fdstat_set_rights", "iII", {1, 0, 0}},
+      {"fd_allocate", "iII", {5, 0, 0}},
+      {"fd_datasync", "i", {2}},
+      {"fd_sync", "i", {3}},
+      {"fd_filestat_set_size", "iI", {1, 0}},
+      {"fd_filestat_set_times", "iIIi", {4, 0, 0, 0}},
+      {"fd_advise", "iIIi", {1, 0, 0, 0}},
+      {"fd_filestat_get", "ii", {1, 300}},
+      {"fd_prestat_get", "ii", {3, 300}},
+      {"fd_prestat_dir_name", "iii", {3, 300, 1}},
+      {"fd_readdir", "iiiIi", {3, 400, 1, 0, 300}},
+      {"fd_renumber", "ii", {1, 2}},
       {"path_open", "iiiiiIIii", {3, 0, 100, 1, 0, 0, 0, 0, 300}},
       {"path_filestat_get", "iiiii", {3, 0, 100, 1, 300}},
       {"path_create_directory", "iii", {3, 100, 1}},
       {"path_filestat_set_times", "iiiiIIi", {3, 0, 100, 1, 0, 0, 0}},
       {"path_link", "iiiiiii", {3, 0, 100, 1, 3, 100, 1}},
       {"path_readlink", "iiiiii", {3, 100, 1, 400, 1, 300}},
-      {"path_remove_directory", "iii", {3, 100, 1}}, {"path_rename", "iiiiii", {3, 100, 1, 3, 100, 1}},
-      {"path_symlink", "iiiii", {100, 1, 3, 100, 1}}, {"path_unlink_file", "iii", {3, 100, 1}},
-      {"environ_sizes_get", "ii", {300, 304}},       {"environ_get", "ii", {400, 500}},
-      {"environ_get", "ii", {0xffffffffu, 500}},     {"args_sizes_get", "ii", {300, 304}},
-      {"args_get", "ii", {300, 304}},                {"clock_time_get", "iIi", {1, 0, 300}},
-      {"clock_time_get", "iIi", {2, 0, 300}},        {"clock_res_get", "ii", {0, 300}},
-      {"random_get", "ii", {300, 8}},                {"random_get", "ii", {300, 0x20000}},
-      {"sched_yield", "", {}},                       {"poll_oneoff", "iiii", {400, 500, 1, 300}},
-      {"sock_accept", "iii", {3, 0, 300}},           {"sock_recv", "iiiiii", {3, 400, 1, 0, 300, 304}},
-      {"sock_send", "iiiii", {3, 400, 1, 0, 300}},   {"sock_shutdown", "ii", {3, 0}},
+      {"path_remove_directory", "iii", {3, 100, 1}},
+      {"path_rename", "iiiiii", {3, 100, 1, 3, 100, 1}},
+      {"path_symlink", "iiiii", {100, 1, 3, 100, 1}},
+      {"path_unlink_file", "iii", {3, 100, 1}},
+      {"environ_sizes_get", "ii", {300, 304}},
+      {"environ_get", "ii", {400, 500}},
+      {"environ_get", "ii", {0xffffffffu, 500}},
+      {"args_sizes_get", "ii", {300, 304}},
+      {"args_get", "ii", {300, 304}},
+      {"clock_time_get", "iIi", {1, 0, 300}},
+      {"clock_time_get", "iIi", {2, 0, 300}},
+      {"clock_res_get", "ii", {0, 300}},
+      {"random_get", "ii", {300, 8}},
+      {"random_get", "ii", {300, 0x20000}},
+      {"sched_yield", "", {}},
+      {"poll_oneoff", "iiii", {400, 500, 1, 300}},
+      {"sock_accept", "iii", {3, 0, 300}},
+      {"sock_recv", "iiiiii", {3, 400, 1, 0, 300, 304}},
+      {"sock_send", "iiiii", {3, 400, 1, 0, 300}},
+      {"sock_shutdown", "ii", {3, 0}},
   };
   for (const Case& c : cases) {
     uint32_t preview1 = wasi(p, c.name, c.params, c.args);
     EXPECT_EQ(wasi(p, std::string("unstable_") + c.name, c.params, c.args), preview1) << c.name;
   }
   EXPECT_EQ(wasi(p, "unstable_fd_write", "iiii", {2, 100, n, 300}), kSuccess);
-  EXPECT_EQ(p.host.logs.back(), (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kError, "x"}));
+  EXPECT_EQ(p.host.logs.back(),
+            (std::pair<abi::LogLevel, std::string>{abi::LogLevel::kError, "x"}));
 }
 
 TEST(EmscriptenImportsTest, NotifyMemoryGrowthAndPthreadEqual) {
   ProbeVm p;
   runtime::FuncType notify{{ValType::kI32}, {}};
-  auto r = p.vm->callExport("call_emscripten_notify_memory_growth", notify, std::vector<uint64_t>{0}, p.streamId, {});
+  auto r = p.vm->callExport("call_emscripten_notify_memory_growth", notify,
+                            std::vector<uint64_t>{0}, p.streamId, {});
   EXPECT_TRUE(r.isOk());
   EXPECT_FALSE(p.vm->failed());
   EXPECT_EQ(p.call("pthread_equal", {7, 7}), 1u);

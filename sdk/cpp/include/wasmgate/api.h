@@ -65,7 +65,9 @@ class Buffer {
 class HeaderMap {
  public:
   HeaderMap() = default;
-  explicit HeaderMap(Buffer raw) : raw_(std::move(raw)) { valid_ = parsePairs(raw_.view(), pairs_); }
+  explicit HeaderMap(Buffer raw) : raw_(std::move(raw)) {
+    valid_ = parsePairs(raw_.view(), pairs_);
+  }
 
   bool valid() const { return valid_; }
   const HeaderViews& pairs() const { return pairs_; }
@@ -233,8 +235,7 @@ inline WasmResult addHeaderMapValue(HeaderMapType type, std::string_view key,
 }
 inline WasmResult replaceHeaderMapValue(HeaderMapType type, std::string_view key,
                                         std::string_view value) {
-  return proxy_replace_header_map_value(type, key.data(), key.size(), value.data(),
-                                        value.size());
+  return proxy_replace_header_map_value(type, key.data(), key.size(), value.data(), value.size());
 }
 inline WasmResult removeHeaderMapValue(HeaderMapType type, std::string_view key) {
   return proxy_remove_header_map_value(type, key.data(), key.size());
@@ -267,7 +268,9 @@ inline WasmResult replaceRequestHeader(std::string_view key, std::string_view va
 inline WasmResult removeRequestHeader(std::string_view key) {
   return removeHeaderMapValue(HeaderMapType::RequestHeaders, key);
 }
-inline HeaderMap getRequestHeaders() { return getHeaderMapPairs(HeaderMapType::RequestHeaders); }
+inline HeaderMap getRequestHeaders() {
+  return getHeaderMapPairs(HeaderMapType::RequestHeaders);
+}
 
 inline std::optional<Buffer> getRequestTrailer(std::string_view key) {
   return getHeaderMapValue(HeaderMapType::RequestTrailers, key);
@@ -281,7 +284,9 @@ inline WasmResult replaceRequestTrailer(std::string_view key, std::string_view v
 inline WasmResult removeRequestTrailer(std::string_view key) {
   return removeHeaderMapValue(HeaderMapType::RequestTrailers, key);
 }
-inline HeaderMap getRequestTrailers() { return getHeaderMapPairs(HeaderMapType::RequestTrailers); }
+inline HeaderMap getRequestTrailers() {
+  return getHeaderMapPairs(HeaderMapType::RequestTrailers);
+}
 
 inline std::optional<Buffer> getResponseHeader(std::string_view key) {
   return getHeaderMapValue(HeaderMapType::ResponseHeaders, key);
@@ -295,7 +300,9 @@ inline WasmResult replaceResponseHeader(std::string_view key, std::string_view v
 inline WasmResult removeResponseHeader(std::string_view key) {
   return removeHeaderMapValue(HeaderMapType::ResponseHeaders, key);
 }
-inline HeaderMap getResponseHeaders() { return getHeaderMapPairs(HeaderMapType::ResponseHeaders); }
+inline HeaderMap getResponseHeaders() {
+  return getHeaderMapPairs(HeaderMapType::ResponseHeaders);
+}
 
 inline std::optional<Buffer> getResponseTrailer(std::string_view key) {
   return getHeaderMapValue(HeaderMapType::ResponseTrailers, key);
@@ -309,7 +316,9 @@ inline WasmResult replaceResponseTrailer(std::string_view key, std::string_view 
 inline WasmResult removeResponseTrailer(std::string_view key) {
   return removeHeaderMapValue(HeaderMapType::ResponseTrailers, key);
 }
-inline HeaderMap getResponseTrailers() { return getHeaderMapPairs(HeaderMapType::ResponseTrailers); }
+inline HeaderMap getResponseTrailers() {
+  return getHeaderMapPairs(HeaderMapType::ResponseTrailers);
+}
 
 // ---------------------------------------------------------------------------------------
 // Buffers. Body and TCP data callbacks get the buffered size; HttpContext/StreamContext
@@ -344,21 +353,28 @@ inline WasmResult setBufferBytes(BufferType type, uint32_t start, uint32_t lengt
 // ---------------------------------------------------------------------------------------
 // Stream control and local responses.
 
-inline WasmResult continueStream(StreamType type) { return proxy_continue_stream(type); }
-inline WasmResult closeStream(StreamType type) { return proxy_close_stream(type); }
-inline WasmResult continueRequest() { return continueStream(StreamType::Request); }
-inline WasmResult continueResponse() { return continueStream(StreamType::Response); }
+inline WasmResult continueStream(StreamType type) {
+  return proxy_continue_stream(type);
+}
+inline WasmResult closeStream(StreamType type) {
+  return proxy_close_stream(type);
+}
+inline WasmResult continueRequest() {
+  return continueStream(StreamType::Request);
+}
+inline WasmResult continueResponse() {
+  return continueStream(StreamType::Response);
+}
 
 // Answers the client directly. `headers` are extra response headers; `details` is the
 // reason recorded with the reply (access logs, run-plugin's local_response.details).
 // Return a Stop status from the current callback after calling this.
 inline WasmResult sendLocalResponse(uint32_t status, std::string_view body,
-                                    const HeaderViews& headers = {},
-                                    std::string_view details = {},
+                                    const HeaderViews& headers = {}, std::string_view details = {},
                                     GrpcStatus grpc_status = GrpcStatus::InvalidCode) {
   const std::string serialized = serializePairs(headers);
-  return proxy_send_local_response(status, details.data(), details.size(), body.data(),
-                                   body.size(), serialized.data(), serialized.size(),
+  return proxy_send_local_response(status, details.data(), details.size(), body.data(), body.size(),
+                                   serialized.data(), serialized.size(),
                                    static_cast<int32_t>(grpc_status));
 }
 

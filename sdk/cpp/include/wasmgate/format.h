@@ -148,12 +148,24 @@ inline void appendDouble(std::string& out, double v) {
 inline void appendArg(std::string& out, const FormatArg& a, bool hex) {
   const unsigned base = hex ? 16 : 10;
   switch (a.kind) {
-    case FormatArg::Kind::String: out += a.str; break;
-    case FormatArg::Kind::Signed: appendSigned(out, a.i, base); break;
-    case FormatArg::Kind::Unsigned: appendUnsigned(out, a.u, base); break;
-    case FormatArg::Kind::Double: appendDouble(out, a.d); break;
-    case FormatArg::Kind::Bool: out += a.u ? "true" : "false"; break;
-    case FormatArg::Kind::Char: out += static_cast<char>(a.u); break;
+    case FormatArg::Kind::String:
+      out += a.str;
+      break;
+    case FormatArg::Kind::Signed:
+      appendSigned(out, a.i, base);
+      break;
+    case FormatArg::Kind::Unsigned:
+      appendUnsigned(out, a.u, base);
+      break;
+    case FormatArg::Kind::Double:
+      appendDouble(out, a.d);
+      break;
+    case FormatArg::Kind::Bool:
+      out += a.u ? "true" : "false";
+      break;
+    case FormatArg::Kind::Char:
+      out += static_cast<char>(a.u);
+      break;
     case FormatArg::Kind::Pointer:
       out += "0x";
       appendUnsigned(out, a.u, 16);

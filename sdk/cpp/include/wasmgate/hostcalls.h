@@ -89,21 +89,19 @@ wasmgate::WasmResult proxy_send_local_response(uint32_t status_code, const char*
 
 // HTTP and gRPC callouts.
 WASMGATE_IMPORT(proxy_http_call)
-wasmgate::WasmResult proxy_http_call(const char* upstream, size_t upstream_len,
-                                     const char* headers, size_t headers_len, const char* body,
-                                     size_t body_len, const char* trailers, size_t trailers_len,
-                                     uint32_t timeout_ms, uint32_t* token);
-WASMGATE_IMPORT(proxy_grpc_call)
-wasmgate::WasmResult proxy_grpc_call(const char* upstream, size_t upstream_len,
-                                     const char* service, size_t service_len, const char* method,
-                                     size_t method_len, const char* metadata, size_t metadata_len,
-                                     const char* message, size_t message_len, uint32_t timeout_ms,
+wasmgate::WasmResult proxy_http_call(const char* upstream, size_t upstream_len, const char* headers,
+                                     size_t headers_len, const char* body, size_t body_len,
+                                     const char* trailers, size_t trailers_len, uint32_t timeout_ms,
                                      uint32_t* token);
+WASMGATE_IMPORT(proxy_grpc_call)
+wasmgate::WasmResult proxy_grpc_call(const char* upstream, size_t upstream_len, const char* service,
+                                     size_t service_len, const char* method, size_t method_len,
+                                     const char* metadata, size_t metadata_len, const char* message,
+                                     size_t message_len, uint32_t timeout_ms, uint32_t* token);
 WASMGATE_IMPORT(proxy_grpc_stream)
 wasmgate::WasmResult proxy_grpc_stream(const char* upstream, size_t upstream_len,
-                                       const char* service, size_t service_len,
-                                       const char* method, size_t method_len,
-                                       const char* metadata, size_t metadata_len,
+                                       const char* service, size_t service_len, const char* method,
+                                       size_t method_len, const char* metadata, size_t metadata_len,
                                        uint32_t* token);
 WASMGATE_IMPORT(proxy_grpc_send)
 wasmgate::WasmResult proxy_grpc_send(uint32_t token, const char* message, size_t message_len,
@@ -125,8 +123,7 @@ wasmgate::WasmResult proxy_register_shared_queue(const char* name, size_t name_l
                                                  uint32_t* token);
 WASMGATE_IMPORT(proxy_resolve_shared_queue)
 wasmgate::WasmResult proxy_resolve_shared_queue(const char* vm_id, size_t vm_id_len,
-                                                const char* name, size_t name_len,
-                                                uint32_t* token);
+                                                const char* name, size_t name_len, uint32_t* token);
 WASMGATE_IMPORT(proxy_enqueue_shared_queue)
 wasmgate::WasmResult proxy_enqueue_shared_queue(uint32_t token, const char* data, size_t size);
 WASMGATE_IMPORT(proxy_dequeue_shared_queue)

@@ -217,8 +217,10 @@ class Parser {
   bool parseValue(Value& out, int depth) {
     if (depth > kMaxDepth) return fail("nesting too deep");
     switch (peek()) {
-      case '{': return parseObject(out, depth);
-      case '[': return parseArray(out, depth);
+      case '{':
+        return parseObject(out, depth);
+      case '[':
+        return parseArray(out, depth);
       case '"': {
         std::string s;
         if (!parseString(s)) return false;
@@ -367,18 +369,35 @@ class Parser {
       }
       if (atEnd()) return fail("unterminated string");
       switch (text_[pos_++]) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u':
           if (!parseUnicodeEscape(out)) return false;
           break;
-        default: return fail("invalid escape");
+        default:
+          return fail("invalid escape");
       }
     }
   }

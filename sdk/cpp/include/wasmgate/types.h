@@ -27,19 +27,32 @@ enum class WasmResult : uint32_t {
 
 constexpr std::string_view toString(WasmResult r) {
   switch (r) {
-    case WasmResult::Ok: return "Ok";
-    case WasmResult::NotFound: return "NotFound";
-    case WasmResult::BadArgument: return "BadArgument";
-    case WasmResult::SerializationFailure: return "SerializationFailure";
-    case WasmResult::ParseFailure: return "ParseFailure";
-    case WasmResult::BadExpression: return "BadExpression";
-    case WasmResult::InvalidMemoryAccess: return "InvalidMemoryAccess";
-    case WasmResult::Empty: return "Empty";
-    case WasmResult::CasMismatch: return "CasMismatch";
-    case WasmResult::ResultMismatch: return "ResultMismatch";
-    case WasmResult::InternalFailure: return "InternalFailure";
-    case WasmResult::BrokenConnection: return "BrokenConnection";
-    case WasmResult::Unimplemented: return "Unimplemented";
+    case WasmResult::Ok:
+      return "Ok";
+    case WasmResult::NotFound:
+      return "NotFound";
+    case WasmResult::BadArgument:
+      return "BadArgument";
+    case WasmResult::SerializationFailure:
+      return "SerializationFailure";
+    case WasmResult::ParseFailure:
+      return "ParseFailure";
+    case WasmResult::BadExpression:
+      return "BadExpression";
+    case WasmResult::InvalidMemoryAccess:
+      return "InvalidMemoryAccess";
+    case WasmResult::Empty:
+      return "Empty";
+    case WasmResult::CasMismatch:
+      return "CasMismatch";
+    case WasmResult::ResultMismatch:
+      return "ResultMismatch";
+    case WasmResult::InternalFailure:
+      return "InternalFailure";
+    case WasmResult::BrokenConnection:
+      return "BrokenConnection";
+    case WasmResult::Unimplemented:
+      return "Unimplemented";
   }
   return "Unknown";
 }
