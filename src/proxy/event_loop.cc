@@ -40,7 +40,6 @@ void EventLoop::run() {
     std::optional<runtime::CallBatch> batch;
     if (vmLocking_ == VmLocking::kPerTurn) batch.emplace();
     event_base_loop(base_, EVLOOP_ONCE);
-    if (turnEnd_) turnEnd_();
   }
 }
 
@@ -99,6 +98,25 @@ bool Timer::armed() const {
 
 void Timer::onTimer(evutil_socket_t, short, void* self) {
   static_cast<Timer*>(self)->onFire_();
+}
+
+PassEndCall::PassEndCall(EventLoop& loop, std::function<void()> run)
+    : event_(event_new(loop.base(), -1, 0, &PassEndCall::onActive, this)), run_(std::move(run)) {}
+
+PassEndCall::~PassEndCall() {
+  event_free(event_);
+}
+
+void PassEndCall::request() {
+  if (requested_) return;
+  requested_ = true;
+  event_active(event_, EV_READ, 0);
+}
+
+void PassEndCall::onActive(evutil_socket_t, short, void* self) {
+  auto* call = static_cast<PassEndCall*>(self);
+  call->requested_ = false;
+  call->run_();
 }
 
 }  // namespace wasmgate::proxy

@@ -40,9 +40,6 @@ class EventLoop {
   // Destroys `object` after the current callback: objects that may be on the call stack (a
   // connection inside its own read callback) are never deleted under it.
   void deferDelete(std::unique_ptr<Deletable> object);
-  // Runs at the end of every loop turn, after the turn's callbacks (VMs still locked, kPerTurn):
-  // work gathered during the turn is done there at once. Set before run().
-  void setTurnEnd(std::function<void()> turnEnd) { turnEnd_ = std::move(turnEnd); }
 
  private:
   static void onWake(evutil_socket_t, short, void* self);
@@ -53,7 +50,6 @@ class EventLoop {
   std::mutex mutex_;
   std::vector<std::function<void()>> tasks_;
   std::vector<std::unique_ptr<Deletable>> toDelete_;  // loop thread only
-  std::function<void()> turnEnd_;
 };
 
 // A one-shot or repeating timer on a loop; cancelled when destroyed.
@@ -72,6 +68,26 @@ class Timer {
   static void onTimer(evutil_socket_t, short, void* self);
   event* event_;
   std::function<void()> onFire_;
+};
+
+// Work gathered over a loop pass and done once after the callbacks already due in it: libevent
+// runs active events first in, first out, so a request() made from those callbacks runs after
+// all of them, and what the work in turn activates (a deferred deletion, a read) still runs in
+// the same pass. Requests before it runs are one. Loop thread only.
+class PassEndCall {
+ public:
+  PassEndCall(EventLoop& loop, std::function<void()> run);
+  ~PassEndCall();
+  PassEndCall(const PassEndCall&) = delete;
+  PassEndCall& operator=(const PassEndCall&) = delete;
+
+  void request();
+
+ private:
+  static void onActive(evutil_socket_t, short, void* self);
+  event* event_;
+  std::function<void()> run_;
+  bool requested_ = false;
 };
 
 }  // namespace wasmgate::proxy

@@ -11,6 +11,7 @@ namespace wasmgate::proxy {
 void HeaderBatcher::add(WorkerPlugin& plugin, uint64_t generation,
                         const abi::PluginVm::HeaderCall& call, BatchedHeadersClient& client) {
   queued_.push_back(Entry{&plugin, generation, call, &client});
+  passEnd_.request();
 }
 
 void HeaderBatcher::cancel(BatchedHeadersClient& client) {

@@ -1,9 +1,10 @@
-// Header callbacks gathered over an event-loop turn and run at its end, one guest entry per
-// plugin for all of them (abi::PluginVm::runHeaderBatch), for plugins whose SDK offers it.
+// Header callbacks gathered over a pass of the event loop and run after its event callbacks, one
+// guest entry per plugin for all of them (abi::PluginVm::runHeaderBatch), for plugins whose SDK
+// offers it.
 //
 // Entering a Wasm VM costs more than a small callback itself, mostly in caches the kernel's
-// network work has just emptied: a turn that reads the requests of many connections then pays
-// for one entry instead of one per request. The streams wait, paused, only until the turn ends.
+// network work has just emptied: a pass that reads the requests of many connections then pays
+// for one entry instead of one per request. The streams wait, paused, only until the pass ends.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "abi/plugin_vm.h"
 #include "common/status.h"
+#include "proxy/event_loop.h"
 
 namespace wasmgate::proxy {
 
@@ -31,16 +33,20 @@ class BatchedHeadersClient {
 
 class HeaderBatcher {
  public:
+  explicit HeaderBatcher(EventLoop& loop) : passEnd_(loop, [this] { run(); }) {}
+
   // Queues `call` for `plugin`'s VM of `generation`; `client` hears of it at the end of the turn
   // unless it cancels first.
   void add(WorkerPlugin& plugin, uint64_t generation, const abi::PluginVm::HeaderCall& call,
            BatchedHeadersClient& client);
   // Forgets the client's queued call: it ended, or no longer waits for the answer.
   void cancel(BatchedHeadersClient& client);
-  // Runs what was queued, and what the answers queue in turn, until nothing is left.
-  void run();
 
  private:
+  // Runs what was queued, and what the answers queue in turn, until nothing is left: after the
+  // event callbacks of the loop pass that queued the first call.
+  void run();
+
   struct Entry {
     WorkerPlugin* plugin;
     uint64_t generation;
@@ -50,6 +56,7 @@ class HeaderBatcher {
   // Runs the calls of `group` (entries of one plugin and generation) and delivers the answers.
   void runGroup(std::vector<Entry*>& group);
 
+  PassEndCall passEnd_;
   std::vector<Entry> queued_;
   std::vector<Entry> running_;  // the round being run: answers are delivered from here
   std::vector<Entry*> group_;

@@ -251,8 +251,8 @@ void HttpStream::runHeaders(Dir dir, size_t from) {
       continue;
     }
     if (batchesHeaders(index)) {
-      // The callback runs at the end of the loop turn, with those of other streams; the stream
-      // waits for it paused here (finishBatchedHeaders goes on).
+      // The callback runs after the event callbacks of this loop pass, with those of other
+      // streams; the stream waits for it paused here (finishBatchedHeaders goes on).
       if (enterSlot(index) != nullptr) {
         const Slot& slot = slots_[index];
         inChain_ = false;

@@ -88,10 +88,10 @@ Worker::Worker(size_t index, const ServerConfig& config,
       config_(config),
       listenerStats_(listenerStats),
       loop_(EventLoop::VmLocking::kPerTurn),
+      headerBatcher_(loop_),
       chain_(std::make_shared<WorkerChain>()) {
   for (const ClusterConfig& c : config_.clusters)
     clusters_[c.name] = std::make_unique<Cluster>(loop_, c);
-  loop_.setTurnEnd([this] { headerBatcher_.run(); });
 }
 
 Worker::~Worker() {

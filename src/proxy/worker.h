@@ -43,7 +43,7 @@ class Worker {
   void stop();   // from any thread; joins
 
   EventLoop& loop() { return loop_; }
-  // Header callbacks of the turn, run at its end.
+  // Header callbacks of a loop pass, run after its event callbacks.
   HeaderBatcher& headerBatcher() { return headerBatcher_; }
   size_t index() const { return index_; }
   Cluster* cluster(const std::string& name);

@@ -191,7 +191,7 @@ class PluginChainTest(ProxyTestCase):
 
     def test_requests_read_in_one_turn_get_their_own_answers(self):
         # Requests on many connections at once: the header callbacks of those a worker reads in
-        # one event-loop turn run in batches, one guest entry for several streams. Each request
+        # one event-loop pass run in batches, one guest entry for several streams. Each request
         # must still get its own plugins' decisions, and the counters must show a real batch.
         def batch_counters():
             stats = self.proxy.stats()
