@@ -55,6 +55,8 @@ class HeaderBatcher {
   };
   // Runs the calls of `group` (entries of one plugin and generation) and delivers the answers.
   void runGroup(std::vector<Entry*>& group);
+  static Status runAlone(abi::PluginVm& vm, const abi::PluginVm::HeaderCall& call,
+                         abi::HeadersStatus& result);
 
   PassEndCall passEnd_;
   std::vector<Entry> queued_;
