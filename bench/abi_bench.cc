@@ -233,5 +233,52 @@ BENCHMARK(BM_SdkAddHeaderLifecycleColdCache)
     ->Iterations(100000)
     ->UseManualTime();
 
+// add_header's lifecycle for `per_sweep` streams at once, as a proxy worker runs the requests it
+// read in one loop pass: their creations, one batch of request-header callbacks, one of
+// response-header callbacks (PluginVm::runHeaderBatch), their ends. Cold caches before each
+// group; the time is per stream.
+void BM_SdkAddHeaderBatchedColdCache(benchmark::State& state) {
+  SdkAddHeaderLifecycle lifecycle;
+  if (!lifecycle.start(state)) return;
+  if (!lifecycle.s.vm->batchesHeaderCallbacks()) return state.SkipWithError("no header batch");
+  const auto perSweep = static_cast<size_t>(state.range(1));
+  std::vector<FakeStream> streams(perSweep, lifecycle.s.stream);
+  std::vector<abi::PluginVm::HeaderCall> requests(perSweep), responses(perSweep);
+  std::vector<abi::HeadersStatus> results(perSweep);
+  const auto requestCount = static_cast<uint32_t>(lifecycle.requestCount);
+  const auto responseCount = static_cast<uint32_t>(lifecycle.responseCount);
+  abi::PluginVm& vm = *lifecycle.s.vm;
+  runtime::CallBatch batch;
+  timeBatchWithColdCaches(state, [&](int) {
+    for (size_t i = 0; i < perSweep; ++i) {
+      auto id = vm.createStream(streams[i]);
+      if (!id.isOk()) return state.SkipWithError(id.status().toString().c_str()), false;
+      requests[i] = {*id, false, requestCount, true};
+      responses[i] = {*id, true, responseCount, false};
+    }
+    Status status = vm.runHeaderBatch(requests, results);
+    if (status.isOk()) status = vm.runHeaderBatch(responses, results);
+    for (size_t i = 0; i < perSweep && status.isOk(); ++i) {
+      status = vm.endStream(requests[i].context);
+      abi::StreamData& data = streams[i].streamData;
+      if (status.isOk() && (data.requestHeaders.size() != requestCount + 1 ||
+                            data.responseHeaders.size() != responseCount + 1)) {
+        status = errorStatus(StatusCode::kInternal, "add_header did not add both headers");
+      }
+      data.requestHeaders.resize(requestCount);
+      data.responseHeaders.resize(responseCount);
+    }
+    if (!status.isOk()) state.SkipWithError(status.toString().c_str());
+    return status.isOk();
+  });
+}
+BENCHMARK(BM_SdkAddHeaderBatchedColdCache)
+    ->ArgNames({"deadline_ms", "per_sweep"})
+    ->Args({1000, 1})
+    ->Args({1000, 4})
+    ->Args({1000, 16})
+    ->Iterations(100000)
+    ->UseManualTime();
+
 }  // namespace
 }  // namespace wasmgate::bench

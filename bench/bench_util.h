@@ -132,9 +132,10 @@ inline long residentKb() {
 // requests: before each group of state.range(1) runs it writes 2 MiB of other memory (more than
 // a core's L2), and only the runs are timed. Register the benchmark with UseManualTime and a fixed
 // Iterations count: google-benchmark would otherwise size the run by the timed part alone, and
-// the untimed writes would take minutes. `run` returns false to stop.
-template <class Run>
-void timeWithColdCaches(benchmark::State& state, Run&& run) {
+// the untimed writes would take minutes. `runAll(n)` does the group's n runs together (a batch),
+// and returns false to stop; timeWithColdCaches calls `run` n times instead.
+template <typename RunAll>
+void timeBatchWithColdCaches(benchmark::State& state, RunAll&& runAll) {
   const auto perSweep = static_cast<int>(state.range(1));
   std::vector<uint8_t> other(2 << 20);
   uint8_t stamp = 0;
@@ -143,12 +144,20 @@ void timeWithColdCaches(benchmark::State& state, Run&& run) {
     for (size_t i = 0; i < other.size(); i += 64) other[i] = stamp;
     benchmark::ClobberMemory();
     auto begin = std::chrono::steady_clock::now();
-    for (int i = 0; i < perSweep; ++i) {
-      if (!run()) return;
-    }
+    if (!runAll(perSweep)) return;
     state.SetIterationTime(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
   }
+}
+
+template <typename Run>
+void timeWithColdCaches(benchmark::State& state, Run&& run) {
+  timeBatchWithColdCaches(state, [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      if (!run()) return false;
+    }
+    return true;
+  });
 }
 
 }  // namespace wasmgate::bench
