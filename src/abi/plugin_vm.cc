@@ -255,11 +255,11 @@ Status PluginVm::fail(Status status) {
 }
 
 Status PluginVm::callInFrame(runtime::FunctionHandle handle, std::span<const uint64_t> args,
-                             uint32_t context, Frame& frame, uint64_t* result) {
+                             uint32_t context, Frame& frame, uint64_t* result, uint32_t callbacks) {
   Frame* savedFrame = std::exchange(frame_, &frame);
   uint32_t savedContext = std::exchange(effectiveContextId_, context);
   ++depth_;
-  Status status = instance_->call(handle, args, result);
+  Status status = instance_->call(handle, args, result, callbacks);
   --depth_;
   effectiveContextId_ = savedContext;
   frame_ = savedFrame;
@@ -464,7 +464,8 @@ Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
   lastLocalResponseSent_ = false;
   batchCalls_ = calls;
   batchEntry_ = 0;
-  Status status = callInFrame(*runHeaderBatch_, {}, calls[0].context, batchFrames_[0], nullptr);
+  Status status = callInFrame(*runHeaderBatch_, {}, calls[0].context, batchFrames_[0], nullptr,
+                              static_cast<uint32_t>(calls.size()));
   batchCalls_ = {};
   if (!status.isOk()) {
     return fail(errorStatus(status.code(),

@@ -294,8 +294,9 @@ class PluginVm {
   Status fail(Status status);
   // Runs `handle` with `context` as the effective context and `frame` as what hostcalls see;
   // both are restored afterwards.
+  // `callbacks`: how many callbacks the call stands for (a header batch), each with a deadline.
   Status callInFrame(runtime::FunctionHandle handle, std::span<const uint64_t> args,
-                     uint32_t context, Frame& frame, uint64_t* result);
+                     uint32_t context, Frame& frame, uint64_t* result, uint32_t callbacks = 1);
   void addContext(Context context);  // `context.id` must be new
   void eraseContext(uint32_t id);
   Result<uint32_t> streamCallback(Callback cb, uint32_t context,

@@ -84,7 +84,13 @@ class WasmInstance {
   // An exported function with exactly this type, or nullopt.
   virtual std::optional<FunctionHandle> function(std::string_view name, const FuncType& type) = 0;
   // Calls the guest. Traps, deadline overruns and host-requested traps come back as statuses.
-  virtual Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) = 0;
+  Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) {
+    return call(fn, args, result, 1);
+  }
+  // The same for a call that stands for `callbacks` callbacks (a batch of them): as the outermost
+  // call it may run for that many call deadlines.
+  virtual Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result,
+                      uint32_t callbacks) = 0;
 
   // The guest's linear memory as it is now; any call into the guest may move or grow it.
   virtual std::span<uint8_t> memory() = 0;

@@ -3,6 +3,7 @@
 #include <libplatform/libplatform.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -185,9 +186,11 @@ class V8Instance final : public WasmInstance {
     return handle;
   }
 
-  Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) override;
+  using WasmInstance::call;
+  Status call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result,
+              uint32_t callbacks) override;
   Status callEntered(FunctionHandle fn, const FuncType& type, std::span<const uint64_t> args,
-                     uint64_t* result);
+                     uint64_t* result, uint32_t callbacks);
 
   std::span<uint8_t> memory() override {
     if (!memoryValid_) refreshMemory();
@@ -379,29 +382,33 @@ Status V8Instance::failureFromException(v8::TryCatch& tryCatch, bool deadlineFir
   return errorStatus(StatusCode::kTrap, message);
 }
 
-Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result) {
+Status V8Instance::call(FunctionHandle fn, std::span<const uint64_t> args, uint64_t* result,
+                        uint32_t callbacks) {
   if (fn >= exportFunctions_.size()) return errorStatus(StatusCode::kBadArgument, "bad function");
   const FuncType& type = exportTypes_[fn];
   if (args.size() != type.params.size()) {
     return errorStatus(StatusCode::kBadArgument, "wrong argument count");
   }
-  if (callDepth_ > 0) return callEntered(fn, type, args, result);  // from a host function: entered
+  if (callDepth_ > 0) {
+    return callEntered(fn, type, args, result, callbacks);  // from a host function: entered
+  }
   if (CallBatch::isOpen()) {
     holdInBatch();
     // The batch holds the lock; if no other isolate was entered since, this one still is.
     if (v8::Isolate::TryGetCurrent() == isolate_ && v8::Locker::IsLocked(isolate_)) {
-      return callEntered(fn, type, args, result);
+      return callEntered(fn, type, args, result, callbacks);
     }
   }
   v8::Locker locker(isolate_);
   v8::Isolate::Scope isolateScope(isolate_);
-  return callEntered(fn, type, args, result);
+  return callEntered(fn, type, args, result, callbacks);
 }
 
 // The call itself, with the isolate locked and entered on this thread. Function::Call enters the
 // context for the duration of the call.
 Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
-                               std::span<const uint64_t> args, uint64_t* result) {
+                               std::span<const uint64_t> args, uint64_t* result,
+                               uint32_t callbacks) {
   v8::HandleScope handles(isolate_);
   v8::Local<v8::Context> context = context_.Get(isolate_);
   v8::TryCatch tryCatch(isolate_);
@@ -417,7 +424,9 @@ Status V8Instance::callEntered(FunctionHandle fn, const FuncType& type,
 
   bool outermost = callDepth_++ == 0;
   bool watched = outermost && options_.callDeadline.count() > 0;
-  if (watched) watchSlot_->arm(Watchdog::Clock::now() + options_.callDeadline);
+  if (watched) {
+    watchSlot_->arm(Watchdog::Clock::now() + options_.callDeadline * std::max(callbacks, 1u));
+  }
   v8::MaybeLocal<v8::Value> returned = exportFunctions_[fn].Get(isolate_)->Call(
       context, v8::Undefined(isolate_), static_cast<int>(args.size()), argv);
   bool deadlineFired = watched && watchSlot_->disarm();

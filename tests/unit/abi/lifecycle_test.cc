@@ -8,14 +8,16 @@ namespace {
 
 using abi::WasmResult;
 
-Result<std::shared_ptr<const abi::PluginModule>> load(const std::string& fixture) {
-  return abi::PluginModule::load(testEngine(), readFixture(fixture), abi::VmLimits{});
+Result<std::shared_ptr<const abi::PluginModule>> load(const std::string& fixture,
+                                                      const abi::VmLimits& limits = {}) {
+  return abi::PluginModule::load(testEngine(), readFixture(fixture), limits);
 }
 
 // A plugin VM made from a fixture, not started.
 struct Plugin {
-  explicit Plugin(const std::string& fixture, abi::PluginSpec spec = {}) {
-    auto module = load(fixture);
+  explicit Plugin(const std::string& fixture, abi::PluginSpec spec = {},
+                  const abi::VmLimits& limits = {}) {
+    auto module = load(fixture, limits);
     EXPECT_TRUE(module.isOk()) << module.status().toString();
     if (!module.isOk()) return;
     auto created = abi::PluginVm::create(*module, std::move(spec), host);
@@ -601,6 +603,27 @@ TEST(SdkHeaderBatchTest, AListOutsideMemoryOrClaimingTooMuchIsNotUsed) {
   const abi::PluginVm::HeaderCall call{*ctx, false, 0, false};
   abi::HeadersStatus result;
   EXPECT_EQ(p.vm->runHeaderBatch({&call, 1}, {&result, 1}).code(), StatusCode::kBadArgument);
+}
+
+TEST(SdkHeaderBatchTest, ABatchHasACallDeadlineForEachOfItsCallbacks) {
+  // Three callbacks of 60 ms each under a 100 ms deadline: 180 ms for the batch is within its
+  // three deadlines, while each callback is within its own.
+  Plugin p("sdk_header_batch.wasm", {}, abi::VmLimits{1024, std::chrono::milliseconds(100)});
+  ASSERT_TRUE(p.vm);
+  ASSERT_TRUE(p.vm->wasm().writeU32(0x404, 3));  // room for all three in one entry
+  ASSERT_TRUE(p.vm->start().isOk());
+  ASSERT_TRUE(p.vm->wasm().writeU32(0x814, 60));
+  FakeStream streams[3];
+  std::vector<abi::PluginVm::HeaderCall> calls;
+  for (FakeStream& stream : streams) {
+    auto ctx = p.vm->createStream(stream);
+    ASSERT_TRUE(ctx.isOk());
+    calls.push_back({*ctx, false, 0, false});
+  }
+  abi::HeadersStatus results[3];
+  Status status = p.vm->runHeaderBatch(calls, results);
+  EXPECT_TRUE(status.isOk()) << status.toString();
+  EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:batch 3"}));
 }
 
 }  // namespace
