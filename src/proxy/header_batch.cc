@@ -1,6 +1,5 @@
 #include "proxy/header_batch.h"
 
-#include <chrono>
 #include <utility>
 
 #include "proxy/plugin_chain.h"
@@ -73,21 +72,10 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
     results_.resize(calls_.size());
     for (Entry* entry : group) entry->client->startBatchedHeaders();
     PluginStats& stats = plugin.plugin().stats;
-    // Timed as the chain times single callbacks: one batch in kTimedEvery, counted that often.
-    bool timed =
-        stats.headerBatches.fetch_add(1, std::memory_order_relaxed) % PluginStats::kTimedEvery == 0;
-    auto started =
-        timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    status = calls_.size() == 1 ? runAlone(*vm, calls_[0], results_[0])
+    status = stats.timeSampled(stats.headerBatches, [&] {
+      return calls_.size() == 1 ? runAlone(*vm, calls_[0], results_[0])
                                 : vm->runHeaderBatch(calls_, results_);
-    if (timed) {
-      auto elapsed = std::chrono::steady_clock::now() - started;
-      stats.callbackNanos.fetch_add(
-          PluginStats::kTimedEvery *
-              static_cast<uint64_t>(
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
-          std::memory_order_relaxed);
-    }
+    });
     stats.callbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
     stats.batchedHeaderCallbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
     if (!status.isOk()) plugin.onVmFailure(status);

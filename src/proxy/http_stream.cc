@@ -185,18 +185,8 @@ std::optional<R> HttpStream::runSlot(size_t index, F&& callback) {
   PluginStats& stats = slot.plugin.plugin().stats;
   std::optional<abi::StreamData> before;
   if (slot.plugin.plugin().config.logOnly) before = data_;
-  bool timed =
-      stats.callbacks.fetch_add(1, std::memory_order_relaxed) % PluginStats::kTimedEvery == 0;
-  auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  Result<R> result = callback(*vm, slot.context);
-  if (timed) {
-    auto elapsed = std::chrono::steady_clock::now() - started;
-    stats.callbackNanos.fetch_add(
-        PluginStats::kTimedEvery *
-            static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
-        std::memory_order_relaxed);
-  }
+  Result<R> result =
+      stats.timeSampled(stats.callbacks, [&] { return callback(*vm, slot.context); });
   if (!result.isOk()) slot.plugin.onVmFailure(result.status());
   return leaveSlot(index, result, std::move(before));
 }

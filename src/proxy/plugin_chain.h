@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,12 +31,30 @@ struct PluginStats {
   ShardedCounter vmRestarts;              // VMs rebuilt after a failure
   ShardedCounter vmStarts;                // VMs started: per worker at load, rebuilds, reloads
   ShardedCounter localResponses;          // local responses the plugin sent
-  ShardedCounter headerBatches;           // guest entries that ran batched header callbacks
-  ShardedCounter batchedHeaderCallbacks;  // the header callbacks they ran
+  ShardedCounter headerBatches;           // batches of header callbacks run (HeaderBatcher)
+  ShardedCounter batchedHeaderCallbacks;  // the header callbacks in them
 
   // Timing every HTTP callback would cost two clock reads (~40 ns) on each, a sixth of what a
   // small callback costs; one callback in kTimedEvery is timed and counts kTimedEvery times.
   static constexpr uint64_t kTimedEvery = 8;
+
+  // Runs `work` (callbacks, or a batch of them) and counts it in `runs`; one run in kTimedEvery
+  // adds its time, kTimedEvery times, to callbackNanos.
+  template <typename Work>
+  auto timeSampled(ShardedCounter& runs, Work&& work) {
+    const bool timed = runs.fetch_add(1, std::memory_order_relaxed) % kTimedEvery == 0;
+    const auto started =
+        timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    auto result = work();
+    if (timed) {
+      auto elapsed = std::chrono::steady_clock::now() - started;
+      callbackNanos.fetch_add(
+          kTimedEvery * static_cast<uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
+          std::memory_order_relaxed);
+    }
+    return result;
+  }
 };
 
 // Counters and plugin-defined metrics live as long as the plugin's name does: a reload hands them

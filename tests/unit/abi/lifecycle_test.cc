@@ -476,54 +476,60 @@ std::string header(const abi::Headers& headers, std::string_view name) {
   return value ? *value : "(none)";
 }
 
-TEST(SdkHeaderBatchTest, CallsOfSeveralStreamsRunInOneEntryEachForItsOwnStream) {
-  Plugin p("sdk_header_batch.wasm");
-  ASSERT_TRUE(p.vm);
-  ASSERT_TRUE(p.vm->start().isOk());
+// A stream context for each of `streams`, and a request-header call for it.
+std::vector<abi::PluginVm::HeaderCall> requestCalls(Plugin& p, std::span<FakeStream> streams) {
+  std::vector<abi::PluginVm::HeaderCall> calls;
+  for (FakeStream& stream : streams) {
+    auto ctx = p.vm->createStream(stream);
+    EXPECT_TRUE(ctx.isOk()) << ctx.status().toString();
+    calls.push_back({ctx.isOk() ? *ctx : 0, false, 0, false});
+  }
+  return calls;
+}
+
+// sdk_header_batch.wasm, started.
+class SdkHeaderBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(p.vm);
+    ASSERT_TRUE(p.vm->start().isOk());
+  }
+  Plugin p{"sdk_header_batch.wasm"};
+};
+
+TEST_F(SdkHeaderBatchTest, CallsOfSeveralStreamsRunInOneEntryEachForItsOwnStream) {
   ASSERT_TRUE(p.vm->batchesHeaderCallbacks());
-  FakeStream first, second;
-  second.streamData.responseHeadersReceived = true;
-  auto a = p.vm->createStream(first);
-  auto b = p.vm->createStream(second);
-  ASSERT_TRUE(a.isOk() && b.isOk());
-  const abi::PluginVm::HeaderCall calls[] = {{*a, false, 0, false}, {*b, true, 0, true}};
+  FakeStream streams[2];
+  streams[1].streamData.responseHeadersReceived = true;
+  auto calls = requestCalls(p, streams);
+  calls[1].response = true;
+  calls[1].endOfStream = true;
   abi::HeadersStatus results[2];
   ASSERT_TRUE(p.vm->runHeaderBatch(calls, results).isOk());
   EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:batch 2"}));
-  EXPECT_EQ(header(first.streamData.requestHeaders, "x-ctx"), std::to_string(*a));
-  EXPECT_EQ(header(second.streamData.responseHeaders, "x-ctx"), std::to_string(*b));
-  EXPECT_TRUE(first.streamData.responseHeaders.empty());
-  EXPECT_TRUE(second.streamData.requestHeaders.empty());
+  EXPECT_EQ(header(streams[0].streamData.requestHeaders, "x-ctx"),
+            std::to_string(calls[0].context));
+  EXPECT_EQ(header(streams[1].streamData.responseHeaders, "x-ctx"),
+            std::to_string(calls[1].context));
+  EXPECT_TRUE(streams[0].streamData.responseHeaders.empty());
+  EXPECT_TRUE(streams[1].streamData.requestHeaders.empty());
   EXPECT_EQ(results[0], abi::HeadersStatus::kContinue);
   EXPECT_EQ(results[1], abi::HeadersStatus::kContinue);
   EXPECT_EQ(p.at(0x400), 0u);  // the guest emptied the list
 }
 
-TEST(SdkHeaderBatchTest, AnswersAreConvertedAsACallbacksAre) {
-  Plugin p("sdk_header_batch.wasm");
-  ASSERT_TRUE(p.vm);
-  ASSERT_TRUE(p.vm->start().isOk());
+TEST_F(SdkHeaderBatchTest, AnswersAreConvertedAsACallbacksAre) {
   ASSERT_TRUE(p.vm->wasm().writeU32(kAnswer, 1));  // StopIteration
-  FakeStream stream;
-  auto ctx = p.vm->createStream(stream);
-  ASSERT_TRUE(ctx.isOk());
-  const abi::PluginVm::HeaderCall call{*ctx, false, 0, false};
+  FakeStream streams[1];
+  auto calls = requestCalls(p, streams);
   abi::HeadersStatus result = abi::HeadersStatus::kContinue;
-  ASSERT_TRUE(p.vm->runHeaderBatch({&call, 1}, {&result, 1}).isOk());
+  ASSERT_TRUE(p.vm->runHeaderBatch(calls, {&result, 1}).isOk());
   EXPECT_EQ(result, abi::HeadersStatus::kStopAllAndWatermark);
 }
 
-TEST(SdkHeaderBatchTest, MoreCallsThanTheListHoldsTakeSeveralEntries) {
-  Plugin p("sdk_header_batch.wasm");
-  ASSERT_TRUE(p.vm);
-  ASSERT_TRUE(p.vm->start().isOk());
+TEST_F(SdkHeaderBatchTest, MoreCallsThanTheListHoldsTakeSeveralEntries) {
   FakeStream streams[3];
-  std::vector<abi::PluginVm::HeaderCall> calls;
-  for (FakeStream& stream : streams) {
-    auto ctx = p.vm->createStream(stream);
-    ASSERT_TRUE(ctx.isOk());
-    calls.push_back({*ctx, false, 0, false});
-  }
+  auto calls = requestCalls(p, streams);
   abi::HeadersStatus results[3];
   ASSERT_TRUE(p.vm->runHeaderBatch(calls, results).isOk());
   EXPECT_EQ(p.events(), (std::vector<std::string>{"cb:batch 2", "cb:batch 1"}));
@@ -533,36 +539,24 @@ TEST(SdkHeaderBatchTest, MoreCallsThanTheListHoldsTakeSeveralEntries) {
   }
 }
 
-TEST(SdkHeaderBatchTest, ALocalResponseStopsOnlyTheStreamThatSentIt) {
-  Plugin p("sdk_header_batch.wasm");
-  ASSERT_TRUE(p.vm);
-  ASSERT_TRUE(p.vm->start().isOk());
-  FakeStream first, second;
-  auto a = p.vm->createStream(first);
-  auto b = p.vm->createStream(second);
-  ASSERT_TRUE(a.isOk() && b.isOk());
-  ASSERT_TRUE(p.vm->wasm().writeU32(kLocalResponseFor, *a));
-  const abi::PluginVm::HeaderCall calls[] = {{*a, false, 0, false}, {*b, false, 0, false}};
+TEST_F(SdkHeaderBatchTest, ALocalResponseStopsOnlyTheStreamThatSentIt) {
+  FakeStream streams[2];
+  auto calls = requestCalls(p, streams);
+  ASSERT_TRUE(p.vm->wasm().writeU32(kLocalResponseFor, calls[0].context));
   abi::HeadersStatus results[2];
   ASSERT_TRUE(p.vm->runHeaderBatch(calls, results).isOk());
   EXPECT_EQ(results[0], abi::HeadersStatus::kStopAllAndWatermark);
   EXPECT_EQ(results[1], abi::HeadersStatus::kContinue);
-  ASSERT_EQ(first.localResponses.size(), 1u);  // delivered after the batch returned
-  EXPECT_EQ(first.localResponses[0].status, 403u);
-  EXPECT_EQ(first.localResponses[0].body, "denied");
-  EXPECT_TRUE(second.localResponses.empty());
+  ASSERT_EQ(streams[0].localResponses.size(), 1u);  // delivered after the batch returned
+  EXPECT_EQ(streams[0].localResponses[0].status, 403u);
+  EXPECT_EQ(streams[0].localResponses[0].body, "denied");
+  EXPECT_TRUE(streams[1].localResponses.empty());
 }
 
-TEST(SdkHeaderBatchTest, ATrapFailsTheVmAndEveryCallOfTheBatch) {
-  Plugin p("sdk_header_batch.wasm");
-  ASSERT_TRUE(p.vm);
-  ASSERT_TRUE(p.vm->start().isOk());
-  FakeStream first, second;
-  auto a = p.vm->createStream(first);
-  auto b = p.vm->createStream(second);
-  ASSERT_TRUE(a.isOk() && b.isOk());
-  ASSERT_TRUE(p.vm->wasm().writeU32(kTrapFor, *b));
-  const abi::PluginVm::HeaderCall calls[] = {{*a, false, 0, false}, {*b, false, 0, false}};
+TEST_F(SdkHeaderBatchTest, ATrapFailsTheVmAndEveryCallOfTheBatch) {
+  FakeStream streams[2];
+  auto calls = requestCalls(p, streams);
+  ASSERT_TRUE(p.vm->wasm().writeU32(kTrapFor, calls[1].context));
   abi::HeadersStatus results[2];
   Status status = p.vm->runHeaderBatch(calls, results);
   EXPECT_EQ(status.code(), StatusCode::kTrap) << status.toString();
@@ -571,10 +565,7 @@ TEST(SdkHeaderBatchTest, ATrapFailsTheVmAndEveryCallOfTheBatch) {
   EXPECT_FALSE(p.vm->runHeaderBatch(calls, results).isOk());
 }
 
-TEST(SdkHeaderBatchTest, OnlyStreamContextsAndOnlyOutsideCallbacks) {
-  Plugin p("sdk_header_batch.wasm");
-  ASSERT_TRUE(p.vm);
-  ASSERT_TRUE(p.vm->start().isOk());
+TEST_F(SdkHeaderBatchTest, OnlyStreamContextsAndOnlyOutsideCallbacks) {
   const abi::PluginVm::HeaderCall root{p.vm->rootContextId(), false, 0, false};
   const abi::PluginVm::HeaderCall unknown{77, false, 0, false};
   abi::HeadersStatus result;
@@ -584,7 +575,7 @@ TEST(SdkHeaderBatchTest, OnlyStreamContextsAndOnlyOutsideCallbacks) {
   EXPECT_FALSE(p.vm->failed());
 }
 
-TEST(SdkHeaderBatchTest, AListOutsideMemoryOrClaimingTooMuchIsNotUsed) {
+TEST(SdkHeaderBatchSetupTest, AListOutsideMemoryOrClaimingTooMuchIsNotUsed) {
   for (uint32_t address : {0u, 65530u, 0xfffffff0u}) {
     Plugin p("sdk_header_batch.wasm");
     ASSERT_TRUE(p.vm);
@@ -597,15 +588,13 @@ TEST(SdkHeaderBatchTest, AListOutsideMemoryOrClaimingTooMuchIsNotUsed) {
   ASSERT_TRUE(p.vm->wasm().writeU32(0x404, 5000));  // past the end of memory, and too many
   ASSERT_TRUE(p.vm->start().isOk());
   EXPECT_FALSE(p.vm->batchesHeaderCallbacks());
-  FakeStream stream;
-  auto ctx = p.vm->createStream(stream);
-  ASSERT_TRUE(ctx.isOk());
-  const abi::PluginVm::HeaderCall call{*ctx, false, 0, false};
+  FakeStream streams[1];
+  auto calls = requestCalls(p, streams);
   abi::HeadersStatus result;
-  EXPECT_EQ(p.vm->runHeaderBatch({&call, 1}, {&result, 1}).code(), StatusCode::kBadArgument);
+  EXPECT_EQ(p.vm->runHeaderBatch(calls, {&result, 1}).code(), StatusCode::kBadArgument);
 }
 
-TEST(SdkHeaderBatchTest, ABatchHasACallDeadlineForEachOfItsCallbacks) {
+TEST(SdkHeaderBatchSetupTest, ABatchHasACallDeadlineForEachOfItsCallbacks) {
   // Three callbacks of 60 ms each under a 100 ms deadline: 180 ms for the batch is within its
   // three deadlines, while each callback is within its own.
   Plugin p("sdk_header_batch.wasm", {}, abi::VmLimits{1024, std::chrono::milliseconds(100)});
@@ -614,12 +603,7 @@ TEST(SdkHeaderBatchTest, ABatchHasACallDeadlineForEachOfItsCallbacks) {
   ASSERT_TRUE(p.vm->start().isOk());
   ASSERT_TRUE(p.vm->wasm().writeU32(0x814, 60));
   FakeStream streams[3];
-  std::vector<abi::PluginVm::HeaderCall> calls;
-  for (FakeStream& stream : streams) {
-    auto ctx = p.vm->createStream(stream);
-    ASSERT_TRUE(ctx.isOk());
-    calls.push_back({*ctx, false, 0, false});
-  }
+  auto calls = requestCalls(p, streams);
   abi::HeadersStatus results[3];
   Status status = p.vm->runHeaderBatch(calls, results);
   EXPECT_TRUE(status.isOk()) << status.toString();
