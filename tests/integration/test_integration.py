@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -229,6 +230,31 @@ class PluginChainTest(ProxyTestCase):
         else:
             self.fail("no batch held more than one header callback: %d batches, %d callbacks"
                       % (batches, callbacks))
+
+    def test_clients_resetting_right_after_their_request_leave_the_others_unharmed(self):
+        # A request whose client resets the connection in the same loop pass that read it: its
+        # header callback waits in a batch and must be dropped with the stream, while the
+        # requests read beside it are answered.
+        for attempt in range(10):
+            good = [RawConnection(self.port) for _ in range(8)]
+            doomed = [socket.create_connection((LOOPBACK, self.port), timeout=5) for _ in range(8)]
+            try:
+                for i, (g, d) in enumerate(zip(good, doomed)):
+                    g.send(build_request("GET", "/reset/%d/%d" % (attempt, i)))
+                    d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    d.sendall(build_request("GET", "/doomed/%d/%d" % (attempt, i)))
+                    d.close()  # RST, with the request maybe still unread
+                for i, g in enumerate(good):
+                    r = g.read_response()
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(r.json()["path"], "/reset/%d/%d" % (attempt, i))
+                    self.assertEqual(r.header("x-served-by"), "wasmgate")
+            finally:
+                for g in good:
+                    g.close()
+                for d in doomed:
+                    d.close()
+        self.assertTrue(self.proxy.alive())
 
     def test_denied_expect_continue_gets_the_final_status_without_100(self):
         tid = new_id()
