@@ -14,6 +14,18 @@
 namespace wasmgate::admin {
 namespace {
 
+const char* failStrategyName(proxy::FailStrategy strategy) {
+  switch (strategy) {
+    case proxy::FailStrategy::kFailOpen:
+      return "FAIL_OPEN";
+    case proxy::FailStrategy::kFailReload:
+      return "FAIL_RELOAD";
+    case proxy::FailStrategy::kFailClose:
+      break;
+  }
+  return "FAIL_CLOSE";
+}
+
 using nlohmann::json;
 
 std::string sanitize(std::string_view name) {
@@ -239,20 +251,18 @@ std::string AdminServer::pluginsJson() {
   auto states = server_.pluginStates();
   json out = json::array();
   for (auto& p : server_.plugins()) {
-    out.push_back(
-        {{"name", p->config.name},
-         {"url", p->config.url},
-         {"sha256", p->sha256},
-         {"abi_version", abi::abiVersionName(p->module->abiVersion())},
-         {"phase", phaseName(p->config.phase)},
-         {"priority", p->config.priority},
-         {"fail_strategy",
-          p->config.failStrategy == proxy::FailStrategy::kFailOpen ? "FAIL_OPEN" : "FAIL_CLOSE"},
-         {"log_only", p->config.logOnly},
-         {"workers", states[p->config.name]},
-         {"vm_failures", p->stats.vmFailures.load()},
-         {"vm_restarts", p->stats.vmRestarts.load()},
-         {"source", p->config.source}});
+    out.push_back({{"name", p->config.name},
+                   {"url", p->config.url},
+                   {"sha256", p->sha256},
+                   {"abi_version", abi::abiVersionName(p->module->abiVersion())},
+                   {"phase", phaseName(p->config.phase)},
+                   {"priority", p->config.priority},
+                   {"fail_strategy", failStrategyName(p->config.failStrategy)},
+                   {"log_only", p->config.logOnly},
+                   {"workers", states[p->config.name]},
+                   {"vm_failures", p->stats.vmFailures.load()},
+                   {"vm_restarts", p->stats.vmRestarts.load()},
+                   {"source", p->config.source}});
   }
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

@@ -248,19 +248,14 @@ Status readModule(const MapField& spec, const std::string& baseDir, PluginConfig
   return Status::ok();
 }
 
-Status readBehaviour(const MapField& spec, PluginConfig& out, Warnings& warnings) {
+Status readBehaviour(const MapField& spec, PluginConfig& out) {
   WASMGATE_RETURN_IF_ERROR(spec.readEnum<PluginPhase>("phase", out.phase, kPhases));
   WASMGATE_RETURN_IF_ERROR(spec.readInt("priority", out.priority, INT32_MIN, INT32_MAX));
   Fail fail = Fail::kClose;
   WASMGATE_RETURN_IF_ERROR(spec.readEnum<Fail>("failStrategy", fail, kFailStrategies));
-  out.failStrategy = fail == Fail::kOpen ? FailStrategy::kFailOpen : FailStrategy::kFailClose;
-  if (fail == Fail::kReload) {
-    const MapField::Entry* e = spec.find("failStrategy");
-    warnings.add("failStrategy.FAIL_RELOAD",
-                 e->value.location() + ": " + e->value.path() +
-                     ": FAIL_RELOAD works as FAIL_CLOSE (a failed instance is rebuilt in the "
-                     "background)");
-  }
+  out.failStrategy = fail == Fail::kOpen     ? FailStrategy::kFailOpen
+                     : fail == Fail::kReload ? FailStrategy::kFailReload
+                                             : FailStrategy::kFailClose;
   WASMGATE_RETURN_IF_ERROR(spec.readEnum<PluginType>("type", out.type, kTypes));
   WASMGATE_RETURN_IF_ERROR(spec.readString("pluginName", out.rootId));
   WASMGATE_RETURN_IF_ERROR(spec.readString("vm_id", out.vmId));
@@ -363,7 +358,7 @@ Result<PluginConfig> parsePluginSpec(const Field& spec, const Field* metadataNam
   }
   warnIgnoredKeys(*map, ctx.warnings);
   WASMGATE_RETURN_IF_ERROR(readModule(*map, ctx.baseDir, out));
-  WASMGATE_RETURN_IF_ERROR(readBehaviour(*map, out, ctx.warnings));
+  WASMGATE_RETURN_IF_ERROR(readBehaviour(*map, out));
   WASMGATE_RETURN_IF_ERROR(readEnvironment(*map, out));
   WASMGATE_RETURN_IF_ERROR(readMatch(*map, out, ctx.warnings));
   WASMGATE_RETURN_IF_ERROR(readLimits(*map, out));

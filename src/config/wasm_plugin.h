@@ -5,8 +5,8 @@
 // pluginName, pluginConfig (handed to on_configure as Istio's JSON text), vmConfig.env, match,
 // type; wasmgate's extensions: logOnly, limits {memory_mb, cpu_deadline_ms},
 // allowed_hostcalls, vm_id. selector, targetRef, targetRefs, imagePullSecret and
-// verificationKey are accepted and reported as ignored. FAIL_RELOAD is taken as FAIL_CLOSE, with a
-// warning. Anything else is refused with "file:line: field: what is wrong".
+// verificationKey are accepted and reported as ignored. Anything else is refused with
+// "file:line: field: what is wrong".
 #pragma once
 
 #include <span>

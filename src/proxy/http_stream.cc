@@ -109,7 +109,7 @@ abi::PluginVm* HttpStream::enterSlot(size_t index) {
   Slot& slot = slots_[index];
   if (slot.skipped) return nullptr;
   WorkerPlugin& plugin = slot.plugin;
-  abi::PluginVm* vm = plugin.vm();
+  abi::PluginVm* vm = slot.vm ? plugin.vm() : plugin.vmForNewStream();
   if (!vm) return slotFailed(slot, errorStatus(StatusCode::kUnavailable, "vm down")), nullptr;
   if (!slot.vm) {
     auto context = vm->createStream(slot);

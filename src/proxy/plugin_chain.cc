@@ -98,6 +98,7 @@ abi::PluginSpec specOf(const PluginConfig& config, Worker& worker) {
 }
 
 Status WorkerPlugin::start() {
+  lastStart_ = std::chrono::steady_clock::now();
   auto vm = abi::PluginVm::create(plugin_->module, specOf(plugin_->config, worker_), *this);
   if (!vm.isOk()) return vm.status();
   Status started = (*vm)->start();
@@ -110,6 +111,18 @@ Status WorkerPlugin::start() {
 
 abi::PluginVm* WorkerPlugin::vm() {
   return vm_ && !vm_->failed() ? vm_.get() : nullptr;
+}
+
+abi::PluginVm* WorkerPlugin::vmForNewStream() {
+  if (abi::PluginVm* running = vm()) return running;
+  // Only a VM that failed while serving has its rebuild scheduled; a reload stops that.
+  if (plugin_->config.failStrategy != FailStrategy::kFailReload || !rebuildTimer_.armed() ||
+      std::chrono::steady_clock::now() - lastStart_ < kMinReloadInterval) {
+    return nullptr;
+  }
+  rebuildTimer_.cancel();
+  rebuild();
+  return vm();
 }
 
 void WorkerPlugin::onVmFailure(const Status& failure) {

@@ -90,6 +90,10 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
   Status start();
   // The running VM, or nullptr while it is failed (a rebuild is then scheduled with backoff).
   abi::PluginVm* vm();
+  // The VM for a new stream: vm(), except that under FAIL_RELOAD a failed VM is rebuilt here and
+  // now if the last start is at least kMinReloadInterval old. nullptr: fail the stream.
+  abi::PluginVm* vmForNewStream();
+  static constexpr std::chrono::milliseconds kMinReloadInterval{100};
   // Changes whenever a new VM replaces a failed one: stream contexts belong to one generation.
   uint64_t generation() const { return generation_; }
   const LoadedPlugin& plugin() const { return *plugin_; }
@@ -136,6 +140,7 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
   std::chrono::milliseconds tickPeriod_{0};
   Timer rebuildTimer_;
   std::chrono::milliseconds backoff_{100};
+  std::chrono::steady_clock::time_point lastStart_;  // of the last VM start attempt
   std::map<uint32_t, std::unique_ptr<Callout>> callouts_;
   std::map<uint32_t, GrpcClient*> grpcCalls_;  // token to the client carrying it
   std::shared_ptr<std::atomic<bool>> alive_;   // cleared on destruction; guards posted tasks

@@ -57,7 +57,9 @@ struct ListenerConfig {
   milliseconds requestHeadersTimeout{10000};  // a slow client must send its head within this
 };
 
-enum class FailStrategy { kFailClose, kFailOpen };
+// kFailReload: as kFailClose, but a new stream that meets a failed VM first rebuilds it at once
+// (at most once per kMinReloadInterval per worker) instead of waiting for the background rebuild.
+enum class FailStrategy { kFailClose, kFailOpen, kFailReload };
 enum class PluginPhase { kUnspecified, kAuthn, kAuthz, kStats };
 enum class PluginType { kHttp, kNetwork };
 

@@ -123,7 +123,7 @@ bool TcpProxySession::failSlot(Slot& slot, const Status& why) {
 void TcpProxySession::startPlugins() {
   for (auto& slot : slots_) {
     WorkerPlugin& plugin = slot->plugin;
-    abi::PluginVm* vm = plugin.vm();
+    abi::PluginVm* vm = plugin.vmForNewStream();
     if (!vm) {
       if (failSlot(*slot, Status())) return;
       continue;

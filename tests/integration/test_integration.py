@@ -1183,6 +1183,42 @@ class BatchedFailStrategyTest(FailStrategyTest):
         cls.plain_port = free_port()
 
 
+class FailReloadTest(ProxyTestCase):
+    """FAIL_RELOAD, on one worker: the request that meets the trap gets 503, and the next one
+    rebuilds the VM at once (FAIL_CLOSE would answer 503 until the background rebuild)."""
+
+    @classmethod
+    def make_config(cls):
+        return base_config(
+            [http_listener("main", cls.port, [route("/", "backend")])],
+            [cluster("backend", cls.upstream.port)],
+            [plugin("trap-reload", wasm("sdk_trap_on_path"), "", None, failStrategy="FAIL_RELOAD")],
+            workers=1)
+
+    def counters(self):
+        s = self.proxy.stats()
+        return {k: metric(s, "wasmgate_plugin_%s_total" % k, plugin="trap-reload")
+                for k in ("vm_failures", "vm_restarts", "fail_closed")}
+
+    def test_the_request_after_a_trap_gets_a_new_vm(self):
+        [entry] = self.proxy.admin_json("/plugins")
+        self.assertEqual(entry["fail_strategy"], "FAIL_RELOAD")
+        before = self.counters()
+        for i in range(3):
+            time.sleep(0.15)  # reloads are at least 100 ms apart
+            tid = new_id()
+            r = get(self.port, "/trap", [("x-test-id", tid)])
+            self.assertEqual(r.status, 503)
+            # at once: the background rebuild would come 100 ms later
+            r = get(self.port, "/after-trap/%d" % i)
+            self.assertEqual(r.status, 200, "the VM was not rebuilt for the next request")
+            self.assertEqual(r.json()["path"], "/after-trap/%d" % i)
+            self.assert_upstream_saw_nothing(tid)
+        after = self.counters()
+        self.assertEqual({k: after[k] - before[k] for k in after},
+                         {"vm_failures": 3, "vm_restarts": 3, "fail_closed": 3})
+
+
 # ---------------------------------------------------------------------------------------------
 
 

@@ -223,12 +223,10 @@ spec:
 status: {}
 )");
   ASSERT_TRUE(r.isOk()) << r.status().toString();
-  EXPECT_EQ(r->plugins.at(0).failStrategy, FailStrategy::kFailClose);
+  EXPECT_EQ(r->plugins.at(0).failStrategy, FailStrategy::kFailReload);
   EXPECT_EQ(r->warnings, (std::vector<std::string>{
                              "p.yaml:5: spec.targetRefs: ignored (Kubernetes only; a plugin "
                              "applies to every listener of its type) (and 1 more)",
-                             "p.yaml:7: spec.failStrategy: FAIL_RELOAD works as FAIL_CLOSE (a "
-                             "failed instance is rebuilt in the background)",
                              "p.yaml:15: spec.verificationKey: ignored (not implemented (Istio "
                              "does not implement it either))"}));
 }
