@@ -34,6 +34,11 @@ WasmResult SharedData::set(std::string_view vmId, std::string_view key, std::str
   return WasmResult::kOk;
 }
 
+void SharedData::dropVmId(std::string_view vmId) {
+  std::lock_guard lock(mutex_);
+  if (auto vm = byVm_.find(vmId); vm != byVm_.end()) byVm_.erase(vm);
+}
+
 uint32_t SharedQueues::registerQueue(std::string_view vmId, std::string_view name,
                                      const void* owner, Notifier notifier) {
   std::lock_guard lock(mutex_);
@@ -92,6 +97,11 @@ void SharedQueues::unregisterOwner(const void* owner) {
   }
 }
 
+void SharedQueues::dropVmId(std::string_view vmId) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(queues_, [&](const auto& entry) { return entry.second.vmId == vmId; });
+}
+
 SharedData& sharedData() {
   static SharedData instance;
   return instance;
@@ -100,6 +110,39 @@ SharedData& sharedData() {
 SharedQueues& sharedQueues() {
   static SharedQueues instance;
   return instance;
+}
+
+namespace {
+
+struct VmIdUsers {
+  std::mutex mutex;
+  std::map<std::string, size_t, std::less<>> count;
+};
+
+VmIdUsers& vmIdUsers() {
+  static VmIdUsers users;
+  return users;
+}
+
+}  // namespace
+
+void retainVmId(std::string_view vmId) {
+  VmIdUsers& users = vmIdUsers();
+  std::lock_guard lock(users.mutex);
+  auto it = users.count.find(vmId);
+  if (it == users.count.end()) it = users.count.emplace(std::string(vmId), 0).first;
+  ++it->second;
+}
+
+void releaseVmId(std::string_view vmId) {
+  VmIdUsers& users = vmIdUsers();
+  std::lock_guard lock(users.mutex);
+  auto it = users.count.find(vmId);
+  if (it == users.count.end() || --it->second > 0) return;
+  users.count.erase(it);
+  // Under the users' lock, so that a VM of this vm_id created meanwhile finds nothing half gone.
+  sharedData().dropVmId(vmId);
+  sharedQueues().dropVmId(vmId);
 }
 
 }  // namespace wasmgate::abi

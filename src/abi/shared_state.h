@@ -25,6 +25,8 @@ class SharedData {
   // cas 0 writes unconditionally; otherwise it must match the stored CAS (a missing key always
   // succeeds). Every successful write takes a fresh, non-zero CAS.
   WasmResult set(std::string_view vmId, std::string_view key, std::string_view value, uint32_t cas);
+  // Forgets every key of `vmId`.
+  void dropVmId(std::string_view vmId);
 
  private:
   uint32_t nextCas();
@@ -49,6 +51,8 @@ class SharedQueues {
   WasmResult dequeue(uint32_t token, std::string& value);
   // Drops every notifier registered by `owner`; its queues and items stay.
   void unregisterOwner(const void* owner);
+  // Forgets every queue of `vmId`, items and all: their tokens answer NotFound from now on.
+  void dropVmId(std::string_view vmId);
 
  private:
   struct Queue {
@@ -65,5 +69,12 @@ class SharedQueues {
 
 SharedData& sharedData();
 SharedQueues& sharedQueues();
+
+// The VMs of each vm_id, counted: a vm_id's shared data and queues live as long as one of its VMs
+// does (as in Envoy, where they go with the vm_id's last VM). A reload builds the new VMs before
+// the old ones go, so what a changed plugin stored survives it; a plugin removed for good takes
+// its data with it. PluginVm retains its vm_id on creation and releases it on destruction.
+void retainVmId(std::string_view vmId);
+void releaseVmId(std::string_view vmId);
 
 }  // namespace wasmgate::abi

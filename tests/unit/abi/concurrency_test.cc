@@ -11,6 +11,9 @@ TEST(ConcurrencyTest, SharedDataCasFromManyThreadsLosesNoUpdate) {
   constexpr int kThreads = 4;
   constexpr int kIncrements = 500;
   std::atomic<int> casRetries{0};
+  // The vm_id's data lives while one of its VMs does: the test holds it as a VM would, from the
+  // first write to the last read.
+  abi::retainVmId("concurrency_test");
   // A key that does not exist yet is written whatever CAS is given (as in cpp-host), so two first
   // writers would both win: the counter exists before the threads race on it.
   ASSERT_EQ(abi::sharedData().set("concurrency_test", "counter", "0", 0), abi::WasmResult::kOk);
@@ -44,6 +47,7 @@ TEST(ConcurrencyTest, SharedDataCasFromManyThreadsLosesNoUpdate) {
   auto final = abi::sharedData().get("concurrency_test", "counter");
   ASSERT_TRUE(final.has_value());
   EXPECT_EQ(final->value, std::to_string(kThreads * kIncrements));
+  abi::releaseVmId("concurrency_test");
 }
 
 }  // namespace

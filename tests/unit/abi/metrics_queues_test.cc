@@ -159,6 +159,24 @@ TEST(SharedDataTest, PartitionedByVmId) {
   EXPECT_EQ(a2.returned(200, 204), "from a");
 }
 
+TEST(SharedDataTest, KeptWhileAVmOfTheVmIdLivesDroppedWithTheLast) {
+  auto first = std::make_unique<ProbeVm>(specWithVmId("mq_test_lifetime"));
+  first->put(100, "k");
+  first->put(120, "v1");
+  EXPECT_EQ(first->result("proxy_set_shared_data", {100, 1, 120, 2, 0}), WasmResult::kOk);
+  // A reload: the new VM starts before the old one goes, and finds what the old one stored.
+  auto second = std::make_unique<ProbeVm>(specWithVmId("mq_test_lifetime"));
+  first.reset();
+  second->put(100, "k");
+  EXPECT_EQ(second->result("proxy_get_shared_data", {100, 1, 200, 204, 208}), WasmResult::kOk);
+  EXPECT_EQ(second->returned(200, 204), "v1");
+  // The plugin removed: its last VM goes, and its data with it.
+  second.reset();
+  ProbeVm third(specWithVmId("mq_test_lifetime"));
+  third.put(100, "k");
+  EXPECT_EQ(third.result("proxy_get_shared_data", {100, 1, 200, 204, 208}), WasmResult::kNotFound);
+}
+
 TEST(SharedDataTest, EmptyValueAndEmptyKey) {
   ProbeVm p(specWithVmId("mq_test_empty"));
   EXPECT_EQ(p.result("proxy_set_shared_data", {0, 0, 0, 0, 0}), WasmResult::kOk);
@@ -280,15 +298,28 @@ TEST_F(SharedQueueTest, ReRegisteringKeepsItemsAndMovesNotifications) {
 
 TEST_F(SharedQueueTest, EnqueueAfterTheRegisteringVmIsGoneNotifiesNobody) {
   uint32_t token = 0;
+  ProbeVm producer(specWithVmId("mq_queue_gone"));  // keeps the vm_id, and its queues, alive
   {
     ProbeVm owner(specWithVmId("mq_queue_gone"));
     token = registerQueue(owner, "orphan");
   }
-  ProbeVm producer(specWithVmId("mq_queue_gone"));
   EXPECT_EQ(enqueue(producer, token, "x"), WasmResult::kOk);  // and no use of the dead host
   EXPECT_TRUE(producer.host.queueReady.empty());
   EXPECT_EQ(dequeue(producer, token), WasmResult::kOk);
   EXPECT_EQ(producer.returned(500, 504), "x");
+}
+
+TEST_F(SharedQueueTest, QueuesGoWithTheLastVmOfTheirVmId) {
+  uint32_t token = 0;
+  {
+    ProbeVm owner(specWithVmId("mq_queue_last"));
+    token = registerQueue(owner, "q");
+    EXPECT_EQ(enqueue(owner, token, "lost"), WasmResult::kOk);
+  }
+  ProbeVm later(specWithVmId("mq_queue_last"));
+  EXPECT_EQ(enqueue(later, token, "x"), WasmResult::kNotFound);
+  later.put(100, "q");
+  EXPECT_EQ(later.result("proxy_resolve_shared_queue", {0, 0, 100, 1, 310}), WasmResult::kNotFound);
 }
 
 TEST_F(SharedQueueTest, UnknownNamesAndTokens) {
