@@ -222,14 +222,12 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::load(runtime::WasmEngi
 }
 
 PluginVm::PluginVm(std::shared_ptr<const PluginModule> module, PluginSpec spec, PluginHost& host)
-    : module_(std::move(module)), spec_(std::move(spec)), host_(host) {
+    : module_(std::move(module)), spec_(std::move(spec)), vmIdHold_(spec_.vmId), host_(host) {
   callForStreams_.fill(true);
-  retainVmId(spec_.vmId);
 }
 
 PluginVm::~PluginVm() {
   sharedQueues().unregisterOwner(this);
-  releaseVmId(spec_.vmId);
 }
 
 Result<std::unique_ptr<PluginVm>> PluginVm::create(std::shared_ptr<const PluginModule> module,

@@ -16,6 +16,7 @@
 
 #include "abi/abi_types.h"
 #include "abi/host.h"
+#include "abi/shared_state.h"
 #include "common/status.h"
 #include "runtime/wasm_vm.h"
 
@@ -318,6 +319,7 @@ class PluginVm {
 
   std::shared_ptr<const PluginModule> module_;
   PluginSpec spec_;
+  VmIdHold vmIdHold_;  // the vm_id's shared data and queues live while this VM does
   PluginHost& host_;
   std::unique_ptr<runtime::WasmInstance> instance_;
   std::array<std::optional<runtime::FunctionHandle>, static_cast<size_t>(Callback::kCount)>

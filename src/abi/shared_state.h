@@ -73,8 +73,20 @@ SharedQueues& sharedQueues();
 // The VMs of each vm_id, counted: a vm_id's shared data and queues live as long as one of its VMs
 // does (as in Envoy, where they go with the vm_id's last VM). A reload builds the new VMs before
 // the old ones go, so what a changed plugin stored survives it; a plugin removed for good takes
-// its data with it. PluginVm retains its vm_id on creation and releases it on destruction.
+// its data with it. Every PluginVm holds its vm_id (VmIdHold), and so does the proxy's plugin on
+// each worker, across the rebuild of a failed VM.
 void retainVmId(std::string_view vmId);
 void releaseVmId(std::string_view vmId);
+
+class VmIdHold {
+ public:
+  explicit VmIdHold(std::string vmId) : vmId_(std::move(vmId)) { retainVmId(vmId_); }
+  ~VmIdHold() { releaseVmId(vmId_); }
+  VmIdHold(const VmIdHold&) = delete;
+  VmIdHold& operator=(const VmIdHold&) = delete;
+
+ private:
+  std::string vmId_;
+};
 
 }  // namespace wasmgate::abi

@@ -74,6 +74,7 @@ class WorkerPlugin::Callout final : public UpstreamCallbacks, public Deletable {
 WorkerPlugin::WorkerPlugin(Worker& worker, std::shared_ptr<LoadedPlugin> plugin)
     : worker_(worker),
       plugin_(std::move(plugin)),
+      vmIdHold_(plugin_->config.vmId),
       tick_(worker.loop(), [this] { onTick(); }),
       rebuildTimer_(worker.loop(), [this] { rebuild(); }),
       alive_(std::make_shared<std::atomic<bool>>(true)) {}

@@ -133,6 +133,7 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
 
   Worker& worker_;
   std::shared_ptr<LoadedPlugin> plugin_;
+  abi::VmIdHold vmIdHold_;  // keeps the vm_id's shared data while a failed VM is rebuilt
   std::unique_ptr<abi::PluginVm> vm_;
   uint64_t generation_ = 0;
   Status lastFailure_;

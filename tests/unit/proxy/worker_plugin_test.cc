@@ -1,6 +1,7 @@
-// HeaderBatcher on a real worker (not started: the test turns its event loop) and a real plugin VM
-// of tests/fixtures/wasm/sdk_header_batch.wat, whose batch entries add "x-ctx: <context id>" to
-// their stream's headers; clients stand in for HTTP streams.
+// A worker's plugins: HeaderBatcher and WorkerPlugin, on a real worker (not started: the tests
+// turn its event loop) and a real plugin VM of tests/fixtures/wasm/sdk_header_batch.wat, whose
+// batch entries add "x-ctx: <context id>" to their stream's headers; clients stand in for HTTP
+// streams.
 #include "proxy/header_batch.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "abi/pairs.h"
+#include "abi/shared_state.h"
 #include "fakes/fake_hosts.h"
 #include "proxy/plugin_chain.h"
 #include "proxy/worker.h"
@@ -53,11 +55,12 @@ class Client final : public BatchedHeadersClient {
   std::function<void()> onFinish;
 };
 
-class HeaderBatcherTest : public ::testing::Test {
+class WorkerWithPlugin : public ::testing::Test {
  protected:
   void SetUp() override {
     worker.setVmGroup(engine().newGroup());
     loaded->config.name = "batch";
+    loaded->config.vmId = "worker_plugin_test";
     loaded->module = batchModule();
     ASSERT_TRUE(loaded->module);
     plugin = std::make_shared<WorkerPlugin>(worker, loaded);
@@ -91,6 +94,9 @@ class HeaderBatcherTest : public ::testing::Test {
   std::shared_ptr<LoadedPlugin> loaded = std::make_shared<LoadedPlugin>();
   std::shared_ptr<WorkerPlugin> plugin;
 };
+
+class HeaderBatcherTest : public WorkerWithPlugin {};
+class WorkerPluginTest : public WorkerWithPlugin {};
 
 TEST_F(HeaderBatcherTest, CallsOfOnePassRunTogetherAndEachClientGetsItsAnswer) {
   FakeStream streams[2];
@@ -180,6 +186,18 @@ TEST_F(HeaderBatcherTest, ACallForAVmSinceReplacedIsAnsweredWithoutRunning) {
   ASSERT_EQ(client.answers.size(), 1u);
   EXPECT_EQ(client.answers[0].status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(added(stream), "(none)");
+}
+
+TEST_F(WorkerPluginTest, SharedDataOutlivesAFailedVmUntilThePluginGoes) {
+  ASSERT_EQ(abi::sharedData().set("worker_plugin_test", "k", "kept", 0), abi::WasmResult::kOk);
+  plugin->onVmFailure(errorStatus(StatusCode::kTrap, "test"));
+  turn();  // the failed VM is destroyed after the callback that failed it
+  EXPECT_EQ(plugin->vm(), nullptr);
+  auto kept = abi::sharedData().get("worker_plugin_test", "k");
+  ASSERT_TRUE(kept.has_value());  // no VM of the vm_id runs, but the plugin will rebuild one
+  EXPECT_EQ(kept->value, "kept");
+  plugin.reset();  // the plugin removed
+  EXPECT_FALSE(abi::sharedData().get("worker_plugin_test", "k").has_value());
 }
 
 }  // namespace
