@@ -409,21 +409,28 @@ Status PluginVm::readSdkHeaderBatch() {
   return Status::ok();
 }
 
-Status PluginVm::runHeaderBatch(std::span<const HeaderCall> calls,
-                                std::span<HeadersStatus> results) {
+Status PluginVm::runHeaderBatch(std::span<const HeaderCall> calls, std::span<HeadersStatus> results,
+                                size_t* completed) {
+  size_t done = 0;
+  if (completed) *completed = 0;
   if (headerBatch_ == 0 || depth_ != 0 || results.size() < calls.size()) {
     return errorStatus(StatusCode::kBadArgument, "header batch: not available here");
   }
   for (size_t start = 0; start < calls.size(); start += headerBatchCapacity_) {
     const size_t n = std::min<size_t>(headerBatchCapacity_, calls.size() - start);
-    WASMGATE_RETURN_IF_ERROR(
-        runHeaderBatchChunk(calls.subspan(start, n), results.subspan(start, n)));
+    size_t chunkDone = 0;
+    Status status =
+        runHeaderBatchChunk(calls.subspan(start, n), results.subspan(start, n), chunkDone);
+    done += chunkDone;
+    if (completed) *completed = done;
+    if (!status.isOk()) return status;
   }
   return Status::ok();
 }
 
 Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
-                                     std::span<HeadersStatus> results) {
+                                     std::span<HeadersStatus> results, size_t& completed) {
+  completed = 0;
   constexpr uint32_t kEntryBytes = 20;
   constexpr uint32_t kNoEntry = UINT32_MAX;
   if (failed()) return failure_;
@@ -467,21 +474,37 @@ Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
   Status status = callInFrame(*runHeaderBatch_, {}, calls[0].context, batchFrames_[0], nullptr,
                               static_cast<uint32_t>(calls.size()));
   batchCalls_ = {};
+  auto readResults = [&](size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      std::optional<uint32_t> result =
+          instance_->readU32(headerBatch_ + 16 + static_cast<uint32_t>(i) * kEntryBytes + 16);
+      if (!result) return false;
+      results[i] = batchFrames_[i].localResponseSent ? HeadersStatus::kStopAllAndWatermark
+                                                     : toHeadersStatus(*result);
+    }
+    return true;
+  };
   if (!status.isOk()) {
+    // The entries before the one the guest was running when it failed had returned, but what
+    // they asked for (a local response, a resume) dies with the VM: only a leading run of them
+    // that answered Continue keeps its answer.
+    std::optional<uint32_t> current = instance_->readU32(headerBatch_ + 8);
+    const size_t ran = current && *current < calls.size() ? *current : 0;
+    if (readResults(ran)) {
+      while (completed < ran && (results[completed] == HeadersStatus::kContinue ||
+                                 results[completed] == HeadersStatus::kContinueAndEndStream)) {
+        ++completed;
+      }
+    }
     return fail(errorStatus(status.code(),
                             std::string(kSdkRunHeaderBatchExport) + ": " + status.message()));
   }
   runDeferred();
   if (failed()) return failure_;
-  for (size_t i = 0; i < calls.size(); ++i) {
-    std::optional<uint32_t> result =
-        instance_->readU32(headerBatch_ + 16 + static_cast<uint32_t>(i) * kEntryBytes + 16);
-    if (!result)
-      return fail(
-          errorStatus(StatusCode::kInvalidMemoryAccess, "header batch: list outside memory"));
-    results[i] = batchFrames_[i].localResponseSent ? HeadersStatus::kStopAllAndWatermark
-                                                   : toHeadersStatus(*result);
+  if (!readResults(calls.size())) {
+    return fail(errorStatus(StatusCode::kInvalidMemoryAccess, "header batch: list outside memory"));
   }
+  completed = calls.size();
   return Status::ok();
 }
 

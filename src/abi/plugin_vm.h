@@ -199,8 +199,10 @@ class PluginVm {
 
   // Header callbacks of several streams in one guest entry (kSdkHeaderBatchExport), for a module
   // whose SDK offers it; results[i] is what calls[i] answered, as onRequestHeaders or
-  // onResponseHeaders would return it. Any failure fails the VM, and every call with it. Only
-  // outside callbacks (an embedder's event loop gathers the calls of one turn).
+  // onResponseHeaders would return it. Any failure fails the VM; `completed` (if given) then says
+  // how many calls, from the first, keep their answers in `results`: those run to their end,
+  // with what they asked for delivered, or that answered Continue before the failure. It is
+  // calls.size() on success. Only outside callbacks (an embedder's event loop gathers the calls).
   struct HeaderCall {
     uint32_t context = 0;
     bool response = false;  // proxy_on_response_headers, else proxy_on_request_headers
@@ -208,7 +210,8 @@ class PluginVm {
     bool endOfStream = false;
   };
   bool batchesHeaderCallbacks() const { return headerBatch_ != 0; }
-  Status runHeaderBatch(std::span<const HeaderCall> calls, std::span<HeadersStatus> results);
+  Status runHeaderBatch(std::span<const HeaderCall> calls, std::span<HeadersStatus> results,
+                        size_t* completed = nullptr);
 
   // Root-context events the embedder delivers.
   Status onTick();
@@ -312,7 +315,8 @@ class PluginVm {
   // callback is running (the guest could be applying the queue).
   bool queueContextChange(uint32_t context, uint32_t parent);
   Status readSdkHeaderBatch();
-  Status runHeaderBatchChunk(std::span<const HeaderCall> calls, std::span<HeadersStatus> results);
+  Status runHeaderBatchChunk(std::span<const HeaderCall> calls, std::span<HeadersStatus> results,
+                             size_t& completed);
   // While a header batch runs: makes the entry the guest names in `current` the effective
   // context and frame, once per change, so that hostcalls act for the right stream.
   void followHeaderBatch();

@@ -61,6 +61,7 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
   WorkerPlugin& plugin = *group.front()->plugin;
   abi::PluginVm* vm = plugin.vm();
   Status status;
+  size_t completed = 0;  // calls whose callbacks returned, from the first
   if (vm == nullptr) {
     status = errorStatus(StatusCode::kUnavailable, "vm down");
   } else if (plugin.generation() != group.front()->generation) {
@@ -73,8 +74,10 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
     for (Entry* entry : group) entry->client->startBatchedHeaders();
     PluginStats& stats = plugin.plugin().stats;
     status = stats.timeSampled(stats.headerBatches, [&] {
-      return calls_.size() == 1 ? runAlone(*vm, calls_[0], results_[0])
-                                : vm->runHeaderBatch(calls_, results_);
+      if (calls_.size() > 1) return vm->runHeaderBatch(calls_, results_, &completed);
+      Status alone = runAlone(*vm, calls_[0], results_[0]);
+      completed = alone.isOk() ? 1 : 0;
+      return alone;
     });
     stats.callbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
     stats.batchedHeaderCallbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
@@ -83,7 +86,9 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
   for (size_t k = 0; k < group.size(); ++k) {
     BatchedHeadersClient* client = std::exchange(group[k]->client, nullptr);
     if (client == nullptr) continue;  // cancelled while its callback ran
-    client->finishBatchedHeaders(status.isOk() ? Result<abi::HeadersStatus>(results_[k])
+    // When the VM failed in a later call of the batch, the calls before it that completed keep
+    // their answers (runHeaderBatch): those streams go on as streams in flight do.
+    client->finishBatchedHeaders(k < completed ? Result<abi::HeadersStatus>(results_[k])
                                                : Result<abi::HeadersStatus>(status));
   }
 }

@@ -85,10 +85,9 @@ size_t HttpStream::slotIndex(Dir dir, size_t position) const {
 
 bool HttpStream::passesThrough(size_t index, abi::Callback callback) const {
   const Slot& slot = slots_[index];
-  // The context's VM must be the plugin's live one: a failed VM is gone (or going) before its
-  // replacement bumps the generation.
-  return slot.vm != nullptr && slot.vm == slot.plugin.vm() &&
-         slot.vmGeneration == slot.plugin.generation() && !slot.vm->callsStreamCallback(callback);
+  // The plugin's module says so, whether the VM of the stream's context still runs or not: a
+  // stream whose context died with a failed VM still goes past what the plugin never does.
+  return slot.vm != nullptr && !slot.plugin.callsStreamCallback(callback);
 }
 
 std::nullopt_t HttpStream::slotFailed(Slot& slot, const Status& why) {

@@ -105,6 +105,9 @@ Status WorkerPlugin::start() {
   Status started = (*vm)->start();
   if (!started.isOk()) return started;
   vm_ = std::move(vm).value();
+  for (size_t cb = 0; cb < callsStreamCallback_.size(); ++cb) {
+    callsStreamCallback_[cb] = vm_->callsStreamCallback(static_cast<abi::Callback>(cb));
+  }
   ++generation_;
   ++plugin_->stats.vmStarts;
   return Status::ok();

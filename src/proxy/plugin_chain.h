@@ -2,6 +2,7 @@
 // shared by all workers; WorkerPlugin is its VM on one worker, and the PluginHost that VM sees.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -96,6 +97,11 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
   static constexpr std::chrono::milliseconds kMinReloadInterval{100};
   // Changes whenever a new VM replaces a failed one: stream contexts belong to one generation.
   uint64_t generation() const { return generation_; }
+  // abi::PluginVm::callsStreamCallback of the plugin's module, known once a VM has started; it
+  // stays known while a failed VM is rebuilt.
+  bool callsStreamCallback(abi::Callback cb) const {
+    return callsStreamCallback_[static_cast<size_t>(cb)];
+  }
   const LoadedPlugin& plugin() const { return *plugin_; }
   LoadedPlugin& plugin() { return *plugin_; }
   // Reports a failed callback: counts it and schedules a rebuild.
@@ -136,6 +142,7 @@ class WorkerPlugin final : public abi::PluginHost, private GrpcCallbacks {
   abi::VmIdHold vmIdHold_;  // keeps the vm_id's shared data while a failed VM is rebuilt
   std::unique_ptr<abi::PluginVm> vm_;
   uint64_t generation_ = 0;
+  std::array<bool, static_cast<size_t>(abi::Callback::kCount)> callsStreamCallback_{};
   Status lastFailure_;
   Timer tick_;
   std::chrono::milliseconds tickPeriod_{0};

@@ -553,16 +553,31 @@ TEST_F(SdkHeaderBatchTest, ALocalResponseStopsOnlyTheStreamThatSentIt) {
   EXPECT_TRUE(streams[1].localResponses.empty());
 }
 
-TEST_F(SdkHeaderBatchTest, ATrapFailsTheVmAndEveryCallOfTheBatch) {
+TEST_F(SdkHeaderBatchTest, ATrapFailsTheVmAndSaysWhichCallsHadReturned) {
   FakeStream streams[2];
   auto calls = requestCalls(p, streams);
   ASSERT_TRUE(p.vm->wasm().writeU32(kTrapFor, calls[1].context));
   abi::HeadersStatus results[2];
-  Status status = p.vm->runHeaderBatch(calls, results);
+  size_t completed = 99;
+  Status status = p.vm->runHeaderBatch(calls, results, &completed);
   EXPECT_EQ(status.code(), StatusCode::kTrap) << status.toString();
   EXPECT_NE(status.message().find("wasmgate_sdk_run_header_batch"), std::string::npos);
   EXPECT_TRUE(p.vm->failed());
+  EXPECT_EQ(completed, 1u);  // the call before the trap had returned
+  EXPECT_EQ(results[0], abi::HeadersStatus::kContinue);
   EXPECT_FALSE(p.vm->runHeaderBatch(calls, results).isOk());
+}
+
+TEST_F(SdkHeaderBatchTest, ALocalResponseAskedForBeforeATrapInTheSameEntryDiesWithTheVm) {
+  FakeStream streams[2];
+  auto calls = requestCalls(p, streams);
+  ASSERT_TRUE(p.vm->wasm().writeU32(kLocalResponseFor, calls[0].context));
+  ASSERT_TRUE(p.vm->wasm().writeU32(kTrapFor, calls[1].context));
+  abi::HeadersStatus results[2];
+  size_t completed = 99;
+  EXPECT_EQ(p.vm->runHeaderBatch(calls, results, &completed).code(), StatusCode::kTrap);
+  EXPECT_EQ(completed, 0u);  // its answer (stop) can never be followed by the response
+  EXPECT_TRUE(streams[0].localResponses.empty());
 }
 
 TEST_F(SdkHeaderBatchTest, OnlyStreamContextsAndOnlyOutsideCallbacks) {

@@ -159,17 +159,29 @@ TEST_F(HeaderBatcherTest, CallsQueuedByAnswersRunInTheSamePass) {
   EXPECT_EQ(batches(), 2u);
 }
 
-TEST_F(HeaderBatcherTest, ATrapAnswersEveryCallOfTheBatchWithTheFailure) {
-  FakeStream streams[3];
-  Client clients[3];
-  uint32_t contexts[3];
-  for (int i = 0; i < 3; ++i) contexts[i] = queue(streams[i], clients[i]);
-  ASSERT_TRUE(plugin->vm()->wasm().writeU32(0x80c, contexts[1]));  // the fixture traps there
+TEST_F(HeaderBatcherTest, ATrapFailsItsCallAndTheLaterOnesOnly) {
+  // The fixture's list holds two entries: the five calls run as [0 1] [2 3] [4].
+  FakeStream streams[5];
+  Client clients[5];
+  uint32_t contexts[5];
+  for (int i = 0; i < 5; ++i) contexts[i] = queue(streams[i], clients[i]);
+  ASSERT_TRUE(plugin->vm()->wasm().writeU32(0x810, contexts[1]));  // a local response there
+  ASSERT_TRUE(plugin->vm()->wasm().writeU32(0x80c, contexts[3]));  // the fixture traps there
   turn();
-  for (Client& client : clients) {
-    ASSERT_EQ(client.answers.size(), 1u);
-    EXPECT_EQ(client.answers[0].status().code(), StatusCode::kTrap);
-  }
+  for (Client& client : clients) ASSERT_EQ(client.answers.size(), 1u);
+  // The first entry of the list ran to its end, local response delivered: answers stand.
+  ASSERT_TRUE(clients[0].answers[0].isOk());
+  EXPECT_EQ(*clients[0].answers[0], abi::HeadersStatus::kContinue);
+  ASSERT_TRUE(clients[1].answers[0].isOk());
+  EXPECT_EQ(*clients[1].answers[0], abi::HeadersStatus::kStopAllAndWatermark);
+  EXPECT_EQ(streams[1].localResponses.size(), 1u);
+  // Returned Continue before the trap in the second entry: the answer stands.
+  ASSERT_TRUE(clients[2].answers[0].isOk());
+  EXPECT_EQ(added(streams[2]), std::to_string(contexts[2]));
+  // The trap, and the call that never ran.
+  EXPECT_EQ(clients[3].answers[0].status().code(), StatusCode::kTrap);
+  EXPECT_EQ(clients[4].answers[0].status().code(), StatusCode::kTrap);
+  EXPECT_EQ(added(streams[4]), "(none)");
   EXPECT_EQ(plugin->vm(), nullptr);  // failed; a rebuild is scheduled
   EXPECT_EQ(loaded->stats.vmFailures.load(), 1u);
 }
