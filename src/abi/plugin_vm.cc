@@ -410,27 +410,34 @@ Status PluginVm::readSdkHeaderBatch() {
 }
 
 Status PluginVm::runHeaderBatch(std::span<const HeaderCall> calls, std::span<HeadersStatus> results,
-                                size_t* completed) {
-  size_t done = 0;
-  if (completed) *completed = 0;
+                                size_t* completed, size_t* reached) {
+  size_t done = 0, got = 0;
+  auto report = [&] {
+    if (completed) *completed = done;
+    if (reached) *reached = got;
+  };
+  report();
   if (headerBatch_ == 0 || depth_ != 0 || results.size() < calls.size()) {
     return errorStatus(StatusCode::kBadArgument, "header batch: not available here");
   }
   for (size_t start = 0; start < calls.size(); start += headerBatchCapacity_) {
     const size_t n = std::min<size_t>(headerBatchCapacity_, calls.size() - start);
-    size_t chunkDone = 0;
-    Status status =
-        runHeaderBatchChunk(calls.subspan(start, n), results.subspan(start, n), chunkDone);
+    size_t chunkDone = 0, chunkReached = 0;
+    Status status = runHeaderBatchChunk(calls.subspan(start, n), results.subspan(start, n),
+                                        chunkDone, chunkReached);
     done += chunkDone;
-    if (completed) *completed = done;
+    got += chunkReached;
+    report();
     if (!status.isOk()) return status;
   }
   return Status::ok();
 }
 
 Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
-                                     std::span<HeadersStatus> results, size_t& completed) {
+                                     std::span<HeadersStatus> results, size_t& completed,
+                                     size_t& reached) {
   completed = 0;
+  reached = 0;
   constexpr uint32_t kEntryBytes = 20;
   constexpr uint32_t kNoEntry = UINT32_MAX;
   if (failed()) return failure_;
@@ -490,6 +497,7 @@ Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
     // that answered Continue keeps its answer.
     std::optional<uint32_t> current = instance_->readU32(headerBatch_ + 8);
     const size_t ran = current && *current < calls.size() ? *current : 0;
+    reached = current && *current < calls.size() ? ran + 1 : calls.size();
     if (readResults(ran)) {
       while (completed < ran && (results[completed] == HeadersStatus::kContinue ||
                                  results[completed] == HeadersStatus::kContinueAndEndStream)) {
@@ -504,7 +512,7 @@ Status PluginVm::runHeaderBatchChunk(std::span<const HeaderCall> calls,
   if (!readResults(calls.size())) {
     return fail(errorStatus(StatusCode::kInvalidMemoryAccess, "header batch: list outside memory"));
   }
-  completed = calls.size();
+  completed = reached = calls.size();
   return Status::ok();
 }
 

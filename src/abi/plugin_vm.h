@@ -210,8 +210,10 @@ class PluginVm {
     bool endOfStream = false;
   };
   bool batchesHeaderCallbacks() const { return headerBatch_ != 0; }
+  // `reached` (if given): how many calls the guest got to, the failing one included; the later
+  // ones never ran.
   Status runHeaderBatch(std::span<const HeaderCall> calls, std::span<HeadersStatus> results,
-                        size_t* completed = nullptr);
+                        size_t* completed = nullptr, size_t* reached = nullptr);
 
   // Root-context events the embedder delivers.
   Status onTick();
@@ -316,7 +318,7 @@ class PluginVm {
   bool queueContextChange(uint32_t context, uint32_t parent);
   Status readSdkHeaderBatch();
   Status runHeaderBatchChunk(std::span<const HeaderCall> calls, std::span<HeadersStatus> results,
-                             size_t& completed);
+                             size_t& completed, size_t& reached);
   // While a header batch runs: makes the entry the guest names in `current` the effective
   // context and frame, once per change, so that hostcalls act for the right stream.
   void followHeaderBatch();

@@ -61,7 +61,8 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
   WorkerPlugin& plugin = *group.front()->plugin;
   abi::PluginVm* vm = plugin.vm();
   Status status;
-  size_t completed = 0;  // calls whose callbacks returned, from the first
+  size_t completed = 0;  // calls that keep their answers, from the first
+  size_t reached = 0;    // calls the guest got to
   if (vm == nullptr) {
     status = errorStatus(StatusCode::kUnavailable, "vm down");
   } else if (plugin.generation() != group.front()->generation) {
@@ -74,9 +75,10 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
     for (Entry* entry : group) entry->client->startBatchedHeaders();
     PluginStats& stats = plugin.plugin().stats;
     status = stats.timeSampled(stats.headerBatches, [&] {
-      if (calls_.size() > 1) return vm->runHeaderBatch(calls_, results_, &completed);
+      if (calls_.size() > 1) return vm->runHeaderBatch(calls_, results_, &completed, &reached);
       Status alone = runAlone(*vm, calls_[0], results_[0]);
       completed = alone.isOk() ? 1 : 0;
+      reached = 1;
       return alone;
     });
     stats.callbacks.fetch_add(calls_.size(), std::memory_order_relaxed);
@@ -89,7 +91,8 @@ void HeaderBatcher::runGroup(std::vector<Entry*>& group) {
     // When the VM failed in a later call of the batch, the calls before it that completed keep
     // their answers (runHeaderBatch): those streams go on as streams in flight do.
     client->finishBatchedHeaders(k < completed ? Result<abi::HeadersStatus>(results_[k])
-                                               : Result<abi::HeadersStatus>(status));
+                                               : Result<abi::HeadersStatus>(status),
+                                 k < reached);
   }
 }
 

@@ -24,8 +24,9 @@ class BatchedHeadersClient {
   // Its callback is about to run: what the plugin does meanwhile (continue, close, local response)
   // is recorded, as during a callback of its own.
   virtual void startBatchedHeaders() = 0;
-  // The callback's answer, or why it did not run (the VM failed or was rebuilt).
-  virtual void finishBatchedHeaders(Result<abi::HeadersStatus> result) = 0;
+  // The callback's answer, or why there is none: its VM failed (in it, or in another callback of
+  // the batch: `ran` says whether this one had started) or was replaced.
+  virtual void finishBatchedHeaders(Result<abi::HeadersStatus> result, bool ran) = 0;
 
  protected:
   ~BatchedHeadersClient() = default;

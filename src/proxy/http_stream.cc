@@ -201,13 +201,24 @@ void HttpStream::startBatchedHeaders() {
   resumeRequested_.reset();
 }
 
-void HttpStream::finishBatchedHeaders(Result<abi::HeadersStatus> result) {
+void HttpStream::finishBatchedHeaders(Result<abi::HeadersStatus> result, bool ran) {
   Dir dir = *batchPending_;
   batchPending_.reset();
   DirState& st = state(dir);
   size_t pos = *st.headersPausedAt;
   uint64_t generation = generation_;
-  std::optional<abi::HeadersStatus> r = leaveSlot(slotIndex(dir, pos), result, std::nullopt);
+  Slot& slot = slots_[slotIndex(dir, pos)];
+  if (!result.isOk() && !ran &&
+      slot.plugin.plugin().config.failStrategy == FailStrategy::kFailReload) {
+    // Another stream's callback failed the VM before this one's ran: as a stream that meets a
+    // failed VM, this one tries a new VM (its unused context died with the old one).
+    inChain_ = false;
+    slot.vm = nullptr;
+    slot.context = 0;
+    runHeaders(dir, pos);
+    return;
+  }
+  std::optional<abi::HeadersStatus> r = leaveSlot(slot.index, result, std::nullopt);
   if (ended() || generation != generation_ || (dir == Dir::kRequest && localReplying_)) return;
   if (r && isStop(*r) && resumeRequested_ != dir) return;  // stays paused at `pos`
   runHeaders(dir, pos + 1);

@@ -98,7 +98,7 @@ class HttpStream final : public UpstreamCallbacks, public Deletable, private Bat
   bool batchesHeaders(size_t slot) const;
   // BatchedHeadersClient
   void startBatchedHeaders() override;
-  void finishBatchedHeaders(Result<abi::HeadersStatus> result) override;
+  void finishBatchedHeaders(Result<abi::HeadersStatus> result, bool ran) override;
   void cancelBatchedHeaders();
   // Whether the slot's plugin, its stream context made, leaves `callback` to its SDK's
   // pass-through default: the chain then goes past it without a call.

@@ -45,13 +45,15 @@ std::shared_ptr<const abi::PluginModule> batchModule() {
 class Client final : public BatchedHeadersClient {
  public:
   void startBatchedHeaders() override { ++started; }
-  void finishBatchedHeaders(Result<abi::HeadersStatus> result) override {
+  void finishBatchedHeaders(Result<abi::HeadersStatus> result, bool callbackRan) override {
     answers.push_back(std::move(result));
+    ran.push_back(callbackRan);
     if (onFinish) onFinish();
   }
 
   int started = 0;
   std::vector<Result<abi::HeadersStatus>> answers;
+  std::vector<bool> ran;
   std::function<void()> onFinish;
 };
 
@@ -180,7 +182,9 @@ TEST_F(HeaderBatcherTest, ATrapFailsItsCallAndTheLaterOnesOnly) {
   EXPECT_EQ(added(streams[2]), std::to_string(contexts[2]));
   // The trap, and the call that never ran.
   EXPECT_EQ(clients[3].answers[0].status().code(), StatusCode::kTrap);
+  EXPECT_TRUE(clients[3].ran[0]);
   EXPECT_EQ(clients[4].answers[0].status().code(), StatusCode::kTrap);
+  EXPECT_FALSE(clients[4].ran[0]);
   EXPECT_EQ(added(streams[4]), "(none)");
   EXPECT_EQ(plugin->vm(), nullptr);  // failed; a rebuild is scheduled
   EXPECT_EQ(loaded->stats.vmFailures.load(), 1u);
